@@ -1,0 +1,108 @@
+"""`create_app`: one Application, plain handlers, state behind typed AppKeys.
+
+Nothing here is global, so the app can run alone (`python -m devskyy_ws`) or be mounted
+in a host application with `add_subapp`, whose lifecycle then starts and stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .auth import JwtKeys, auth_middleware
+from .brokers import open_broker
+from .cors import OriginPolicy, cors_middleware
+from .errors import error_middleware
+from .hub import Hub
+from .keys import (
+    HUB_KEY,
+    JWT_KEY,
+    ORIGINS_KEY,
+    REQUEST_STATS_KEY,
+    SERVICES_KEY,
+    SETTINGS_KEY,
+    STARTED_KEY,
+    STORE_KEY,
+)
+from .routes import setup_routes
+from .services.container import build_services
+from .settings import Settings
+from .store import open_store
+from .timing import RequestStats, timing_middleware
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("devskyy_ws")
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    """Build the server application.
+
+    Args:
+        settings: every option; defaults give an offline server with SQLite in
+            ``./devskyy-data``.
+
+    Raises:
+        ValueError: a setting cannot be used (bad key file, unknown database URL).
+    """
+    settings = settings or Settings()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            timing_middleware(
+                lambda r: r.app[REQUEST_STATS_KEY], lambda r: r.app[SETTINGS_KEY].trusted_proxies
+            ),
+            cors_middleware(lambda r: r.app[ORIGINS_KEY]),
+            error_middleware,
+            auth_middleware(lambda r: r.app[JWT_KEY]),
+        ],
+    )
+    store = open_store(settings.database_url)
+    hub = Hub(
+        send_buffer_bytes=settings.send_buffer_bytes,
+        keepalive=settings.keepalive,
+        history_size=settings.history_size,
+        history_ttl=settings.history_ttl,
+        max_connections=settings.max_connections,
+        broker=open_broker(settings.broker),
+    )
+    stats = RequestStats()
+    app[SETTINGS_KEY] = settings
+    app[JWT_KEY] = JwtKeys.from_settings(settings)
+    app[ORIGINS_KEY] = OriginPolicy(settings.cors_origins)
+    app[REQUEST_STATS_KEY] = stats
+    app[STORE_KEY] = store
+    app[HUB_KEY] = hub
+    app[SERVICES_KEY] = build_services(settings, store, hub, stats)
+    app[STARTED_KEY] = time.monotonic()
+    app.cleanup_ctx.append(_lifecycle)
+    app.on_shutdown.append(_close_sockets)
+    setup_routes(app)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    """Open the store, then the hub, then the services; close in reverse."""
+    settings = app[SETTINGS_KEY]
+    store, hub, services = app[STORE_KEY], app[HUB_KEY], app[SERVICES_KEY]
+    await store.open()
+    try:
+        await hub.start()
+        try:
+            await services.start()
+            log.info("devskyy_ws ready (store=%s, broker=%s)", store.name, settings.broker)
+            yield
+        finally:
+            await services.stop(settings.shutdown_grace)
+            await hub.close_all(1001)
+            await hub.stop()
+    finally:
+        await store.close()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Shutdown: every socket gets 1001 at once, before handlers are waited for."""
+    await app[HUB_KEY].close_all(1001, "server shutting down")

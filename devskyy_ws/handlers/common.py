@@ -1,0 +1,76 @@
+"""Small helpers every REST handler uses: JSON bodies and query values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import ApiError
+
+__all__ = ["query_choice", "query_int", "read_json"]
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    Raises:
+        ApiError: 413 over the size limit, 400 when not JSON, 422 when not an object.
+    """
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise ApiError(413, "payload_too_large", "The request body is too large.") from exc
+    if not raw:
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
+    if not isinstance(doc, dict):
+        raise ApiError(422, "invalid_body", "The request body must be a JSON object.")
+    return doc
+
+
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within [low, high].
+
+    Raises:
+        ApiError: 400 naming the parameter when it is not such an integer.
+    """
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"Query parameter '{name}' must be an integer from {low} to {high}.",
+            details={"parameter": name, "value": raw[:100]},
+        )
+    return value
+
+
+def query_choice(request: web.Request, name: str, choices: Sequence[str]) -> str | None:
+    """An optional query parameter that must be one of `choices`.
+
+    Raises:
+        ApiError: 400 naming the parameter and the allowed values.
+    """
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"Query parameter '{name}' must be one of: {', '.join(choices)}.",
+            details={"parameter": name, "value": raw[:100], "allowed": list(choices)},
+        )
+    return raw

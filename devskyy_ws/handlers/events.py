@@ -1,0 +1,56 @@
+"""`POST /api/v1/events`: outside processes publish through the same hub call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .. import serde
+from ..errors import ApiError
+from ..keys import HUB_KEY
+from ..messages import CHANNEL_MESSAGES, type_name, utcnow
+from .common import read_json
+
+__all__ = ["publish_event"]
+
+
+def _message_for(channel: str, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ApiError(422, "invalid_message", "'message' must be a JSON object.")
+    allowed = {type_name(cls): cls for cls in CHANNEL_MESSAGES[channel]}
+    kind = raw.get("type")
+    cls = allowed.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ApiError(
+            422,
+            "invalid_message",
+            f"Message type {kind!r} does not belong to channel {channel!r}.",
+            details={"allowed_types": sorted(allowed)},
+        )
+    raw = {k: v for k, v in raw.items() if k not in ("seq", "epoch")}
+    raw.setdefault("timestamp", serde.format_timestamp(utcnow()))
+    try:
+        return serde.structure(raw, cls)
+    except Exception as exc:
+        raise ApiError(
+            422,
+            "invalid_message",
+            f"The message does not fit the {kind} schema.",
+            details=serde.error_details(exc),
+        ) from exc
+
+
+async def publish_event(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    channel = body.get("channel")
+    if not isinstance(channel, str) or channel not in CHANNEL_MESSAGES:
+        raise ApiError(
+            422,
+            "unknown_channel",
+            f"Unknown channel {channel!r}.",
+            details={"channels": list(CHANNEL_MESSAGES)},
+        )
+    message = _message_for(channel, body.get("message"))
+    delivered = await request.app[HUB_KEY].publish(channel, message)
+    return web.json_response({"channel": channel, "delivered": delivered}, status=202)

@@ -1,0 +1,221 @@
+"""The channel endpoint `/api/ws/{channel}`: upgrade, then read client messages.
+
+Writing to the socket is the hub's business; this handler only admits the connection,
+applies what the client asks for, and detaches it when the socket ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import WSMsgType, web
+
+from ..auth import AuthError, public
+from ..errors import ApiError
+from ..hub import Connection, Hub
+from ..keys import HUB_KEY, JWT_KEY, ORIGINS_KEY, SETTINGS_KEY
+from ..messages import (
+    CHANNELS,
+    Authenticated,
+    ErrorMessage,
+    Pong,
+    ResyncRequired,
+    Snapshot,
+    Subscribed,
+    Unsubscribed,
+)
+from ..protocol import (
+    Auth,
+    ClientCommand,
+    Ping,
+    ProtocolError,
+    Resume,
+    SnapshotRequest,
+    Subscribe,
+    Unsubscribe,
+    parse_client_message,
+    parse_position,
+)
+from ..proxy import client_address
+
+__all__ = ["channel_socket", "replay", "send_snapshot"]
+
+log = logging.getLogger("devskyy_ws.ws")
+
+AUTH_GRACE_S = 5.0
+
+
+def warn(conn: Connection, message: str) -> None:
+    conn.hub.stats[conn.channel].errors += 1
+    conn.send(ErrorMessage(error_type="warning", message=message))
+
+
+async def replay(conn: Connection, since: int, epoch: str | None) -> None:
+    """Send what the client missed, or `resync_required` when that is not possible."""
+    hub = conn.hub
+    current = hub.epochs[conn.channel]
+    if epoch is not None and epoch != current:
+        reason = "epoch changed: the server's history for this channel started over"
+        _resync(conn, reason)
+        return
+    entries = await hub.replay(conn.channel, since, conn.live_from)
+    if entries is None:
+        _resync(conn, "the requested position is older than the kept history")
+        return
+    for entry in entries:
+        if conn.wants(entry.doc):
+            conn.write(entry.payload, entry.frame)
+
+
+def _resync(conn: Connection, reason: str) -> None:
+    hub = conn.hub
+    history = hub.history[conn.channel]
+    conn.send(
+        ResyncRequired(
+            channel=conn.channel,
+            reason=reason,
+            epoch=hub.epochs[conn.channel],
+            oldest_seq=history[0].seq if history else None,
+            latest_seq=hub.seqs[conn.channel],
+        )
+    )
+
+
+def send_snapshot(conn: Connection) -> None:
+    """State and seq are read in one step, so snapshot + live has no gap."""
+    hub = conn.hub
+    state = hub.snapshot_state(conn.channel)
+    conn.send(
+        Snapshot(
+            channel=conn.channel,
+            state=state,
+            seq=hub.seqs[conn.channel],
+            epoch=hub.epochs[conn.channel],
+        )
+    )
+
+
+def _authenticate(request: web.Request, conn: Connection, token: str) -> bool:
+    try:
+        claims = request.app[JWT_KEY].verify(token)
+    except AuthError as exc:
+        if request.app[SETTINGS_KEY].ws_auth == "required":
+            conn.close_soon(4001, "invalid token")
+        else:
+            warn(conn, f"authentication failed: {exc}")
+        return False
+    conn.authenticated = True
+    conn.subject = claims.sub
+    conn.token_exp = float(claims.exp)
+    conn.muted = False
+    conn.send(Authenticated(sub=claims.sub, exp=claims.exp))
+    return True
+
+
+async def _guard_auth(conn: Connection) -> None:
+    """Required mode: no token within the grace period, or an expired one, closes 4001."""
+    deadline = time.time() + AUTH_GRACE_S
+    while not conn.closed:
+        if not conn.authenticated:
+            if time.time() >= deadline:
+                conn.close_soon(4001, "authentication required")
+                return
+            await asyncio.sleep(min(0.25, max(0.01, deadline - time.time())))
+            continue
+        exp = conn.token_exp or 0.0
+        if time.time() >= exp:
+            conn.close_soon(4001, "token expired")
+            return
+        await asyncio.sleep(min(1.0, max(0.01, exp - time.time())))
+
+
+async def _apply(request: web.Request, conn: Connection, command: ClientCommand) -> None:
+    if isinstance(command, Ping):
+        conn.send(Pong())
+    elif isinstance(command, Subscribe):
+        conn.filters = command.filters
+        conn.send(Subscribed(filters=command.raw))
+    elif isinstance(command, Unsubscribe):
+        conn.filters = None
+        conn.send(Unsubscribed())
+    elif isinstance(command, Resume):
+        await replay(conn, command.since, command.epoch)
+    elif isinstance(command, SnapshotRequest):
+        send_snapshot(conn)
+    elif isinstance(command, Auth):
+        _authenticate(request, conn, command.token)
+
+
+async def _on_connect(request: web.Request, conn: Connection) -> None:
+    query = request.query
+    settings = request.app[SETTINGS_KEY]
+    token = query.get("token")
+    if settings.ws_auth == "required":
+        conn.muted = True
+        conn.hub.spawn(_guard_auth(conn))
+    if token:
+        _authenticate(request, conn, token)
+    if "since" in query:
+        try:
+            position = parse_position(query.get("since"), query.get("epoch"))
+        except ProtocolError as exc:
+            warn(conn, str(exc))
+        else:
+            await replay(conn, position.since, position.epoch)
+    if query.get("snapshot") in ("1", "true"):
+        send_snapshot(conn)
+
+
+def _admit(request: web.Request, hub: Hub) -> str:
+    settings = request.app[SETTINGS_KEY]
+    origin = request.headers.get("Origin")
+    if not request.app[ORIGINS_KEY].allows_upgrade(origin):
+        raise ApiError(403, "origin_not_allowed", f"Origin {origin!r} may not open WebSockets.")
+    if hub.active >= settings.max_connections:
+        raise ApiError(503, "too_many_connections", "The server is at its connection limit.")
+    address = client_address(request, settings.trusted_proxies)
+    if hub.count_from(address) >= settings.max_connections_per_ip:
+        raise ApiError(429, "too_many_connections", "Too many connections from this address.")
+    return address
+
+
+@public
+async def channel_socket(request: web.Request) -> web.StreamResponse:
+    hub = request.app[HUB_KEY]
+    settings = request.app[SETTINGS_KEY]
+    address = _admit(request, hub)
+    ws = web.WebSocketResponse(
+        heartbeat=settings.effective_heartbeat,
+        max_msg_size=settings.max_message_bytes + 1,  # aiohttp refuses a size equal to it
+        compress=settings.ws_compression,
+        timeout=2.0,
+    )
+    await ws.prepare(request)
+    channel = request.match_info["channel"]
+    if channel not in CHANNELS:
+        await ws.close(code=4004, message=b"Invalid channel name")
+        return ws
+    conn = Connection(hub, channel, ws, request, address)
+    hub.attach(conn)
+    stats = hub.stats[channel]
+    try:
+        await _on_connect(request, conn)
+        async for msg in ws:
+            stats.received += 1
+            if msg.type is WSMsgType.TEXT:
+                try:
+                    command = parse_client_message(msg.data)
+                except ProtocolError as exc:
+                    warn(conn, str(exc))
+                    continue
+                await _apply(request, conn, command)
+            elif msg.type is WSMsgType.BINARY:
+                warn(conn, "binary frames are not supported; send JSON text")
+            elif msg.type is WSMsgType.ERROR:
+                stats.errors += 1
+                break
+    finally:
+        hub.detach(conn)
+    return ws

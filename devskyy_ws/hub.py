@@ -1,0 +1,406 @@
+"""The hub: per-channel sets of live connections and the one ordered publish point.
+
+The path of a message: `publish()` → broker (in-memory by default, Redis when scaled
+out) → `deliver()` assigns the channel's next `seq`, serializes once, keeps it in the
+channel's history and writes the same pre-built frame to every matching connection.
+A connection whose socket cannot keep up is closed with 4008 instead of buffering
+without bound, so one slow client never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import attrs
+from aiohttp import WSMsgType, web
+
+from . import serde
+from .filters import Filters, matches
+from .frames import text_frame
+from .messages import CHANNEL_MESSAGES, CHANNELS, Keepalive, ServerMessage
+
+__all__ = ["Broker", "ChannelStats", "Connection", "Entry", "Hub", "MemoryBroker"]
+
+log = logging.getLogger("devskyy_ws.hub")
+
+SnapshotProvider = Callable[[], dict[str, Any]]
+
+
+@attrs.define
+class ChannelStats:
+    sent: int = 0
+    received: int = 0
+    dropped: int = 0
+    errors: int = 0
+    published: int = 0
+    slow_consumer_disconnects: int = 0
+    connections_total: int = 0
+    closed_count: int = 0
+    closed_duration_total: float = 0.0
+
+
+@attrs.frozen
+class Entry:
+    """One published message as kept in history: its doc for filters, its bytes to send."""
+
+    seq: int
+    doc: dict[str, Any]
+    payload: bytes
+    frame: bytes
+    at: float
+
+
+class Connection:
+    """One subscriber socket. Writes go straight to the transport when uncompressed."""
+
+    __slots__ = (
+        "__weakref__",
+        "_queue",
+        "_queued_bytes",
+        "_transport",
+        "_wake",
+        "_writer",
+        "address",
+        "authenticated",
+        "channel",
+        "closed",
+        "filters",
+        "hub",
+        "last_sent",
+        "live_from",
+        "muted",
+        "opened_at",
+        "received",
+        "sent",
+        "subject",
+        "token_exp",
+        "ws",
+    )
+
+    def __init__(
+        self, hub: Hub, channel: str, ws: web.WebSocketResponse, request: web.Request, address: str
+    ) -> None:
+        self.hub = hub
+        self.channel = channel
+        self.ws = ws
+        self.address = address
+        self.filters: Filters | None = None
+        self.closed = False
+        self.opened_at = time.monotonic()
+        self.last_sent = self.opened_at
+        self.sent = 0
+        self.received = 0
+        self.authenticated = False
+        self.muted = False
+        self.live_from = hub.seqs[channel]
+        self.subject: str | None = None
+        self.token_exp: float | None = None
+        self._transport = request.transport
+        self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        if ws.compress:
+            self._writer = asyncio.create_task(self._write_compressed())
+
+    # -- writing -------------------------------------------------------------------
+    def write(self, payload: bytes, frame: bytes | None = None) -> bool:
+        """Queue one text message; False (and a 4008 close) when the client lags."""
+        if self.closed:
+            return False
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            self.closed = True
+            return False
+        if self._writer is not None:
+            if self._queued_bytes + len(payload) > self.hub.send_buffer_bytes:
+                self.drop_slow()
+                return False
+            self._queue.append(payload)
+            self._queued_bytes += len(payload)
+            self._wake.set()
+        else:
+            frame = frame if frame is not None else text_frame(payload)
+            if transport.get_write_buffer_size() + len(frame) > self.hub.send_buffer_bytes:
+                self.drop_slow()
+                return False
+            transport.write(frame)
+        self.sent += 1
+        self.last_sent = time.monotonic()
+        return True
+
+    def send(self, message: ServerMessage) -> bool:
+        """Send a per-connection message (pong, subscribed, warnings, snapshots)."""
+        return self.write(serde.dumps(serde.unstructure(message)).encode())
+
+    async def _write_compressed(self) -> None:
+        """permessage-deflate compresses per client, so it needs aiohttp's writer."""
+        try:
+            while not self.closed:
+                if not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                payload = self._queue.popleft()
+                self._queued_bytes -= len(payload)
+                await self.ws.send_frame(payload, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            self.closed = True
+
+    # -- closing -------------------------------------------------------------------
+    def drop_slow(self) -> None:
+        stats = self.hub.stats[self.channel]
+        stats.slow_consumer_disconnects += 1
+        log.warning("closing slow consumer on %s from %s", self.channel, self.address)
+        self.close_soon(4008, "slow consumer")
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close without waiting: the close frame queues behind what the client owes."""
+        if self.closed:
+            return
+        self.closed = True
+        self.hub.spawn(self._close(code, reason))
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
+        except (TimeoutError, ConnectionError, RuntimeError):
+            pass
+        finally:
+            if self._transport is not None and not self._transport.is_closing():
+                self._transport.abort()
+            if self._writer is not None:
+                self._writer.cancel()
+
+    def wants(self, doc: dict[str, Any]) -> bool:
+        if self.filters is None or doc.get("type") == "error":
+            return True
+        return matches(doc, self.filters)
+
+
+class Broker(Protocol):
+    """Carries published messages to every instance's hub, in one order per channel."""
+
+    async def start(self, hub: Hub) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, channel: str, doc: dict[str, Any]) -> int: ...
+
+    async def history_since(self, channel: str, since: int) -> list[Entry] | None: ...
+
+    @property
+    def healthy(self) -> bool: ...
+
+
+class MemoryBroker:
+    """The single-process default: a publish is delivered right away, in call order."""
+
+    def __init__(self) -> None:
+        self._hub: Hub | None = None
+
+    async def start(self, hub: Hub) -> None:
+        self._hub = hub
+
+    async def stop(self) -> None:
+        self._hub = None
+
+    async def publish(self, channel: str, doc: dict[str, Any]) -> int:
+        if self._hub is None:
+            raise RuntimeError("the hub is not running")
+        hub = self._hub
+        seq = hub.next_seq(channel)
+        return hub.deliver(channel, seq, hub.epochs[channel], doc)
+
+    async def history_since(self, channel: str, since: int) -> list[Entry] | None:
+        return None  # the hub's own in-memory history is the whole history
+
+    @property
+    def healthy(self) -> bool:
+        return True
+
+
+class Hub:
+    """Connections per channel (weakly held), ordered publishing, history and stats.
+
+    Args:
+        send_buffer_bytes: per-connection outbound bytes allowed before a 4008 close.
+        keepalive: seconds of silence before a `keepalive` message is sent.
+        history_size / history_ttl: how much of each channel is kept for resume.
+        max_connections: live sockets over all channels.
+    """
+
+    def __init__(
+        self,
+        *,
+        send_buffer_bytes: int = 1024 * 1024,
+        keepalive: float = 25.0,
+        history_size: int = 1000,
+        history_ttl: float = 300.0,
+        max_connections: int = 10_000,
+        broker: Broker | None = None,
+    ) -> None:
+        self.send_buffer_bytes = send_buffer_bytes
+        self.keepalive = keepalive
+        self.history_size = history_size
+        self.history_ttl = history_ttl
+        self.max_connections = max_connections
+        self.broker: Broker = broker or MemoryBroker()
+        self.connections: dict[str, weakref.WeakSet[Connection]] = {
+            c: weakref.WeakSet() for c in CHANNELS
+        }
+        self.stats: dict[str, ChannelStats] = {c: ChannelStats() for c in CHANNELS}
+        self.history: dict[str, deque[Entry]] = {c: deque() for c in CHANNELS}
+        self.seqs: dict[str, int] = dict.fromkeys(CHANNELS, 0)
+        self.epochs: dict[str, str] = {c: secrets.token_hex(4) for c in CHANNELS}
+        self.snapshot_providers: dict[str, SnapshotProvider] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._live: set[Connection] = set()
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        await self.broker.start(self)
+        self._keepalive_task = asyncio.create_task(self._keepalive_loop())
+
+    async def stop(self) -> None:
+        if self._keepalive_task is not None:
+            self._keepalive_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keepalive_task
+        await self.broker.stop()
+
+    async def close_all(self, code: int = 1001, reason: str = "server shutting down") -> None:
+        """Close every socket at once (shutdown) and wait briefly for the close frames."""
+        for conn in list(self._live):
+            conn.close_soon(code, reason)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=3.0)
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- connections ---------------------------------------------------------------
+    @property
+    def active(self) -> int:
+        return len(self._live)
+
+    def active_by_channel(self) -> dict[str, int]:
+        return {c: len(s) for c, s in self.connections.items()}
+
+    def attach(self, conn: Connection) -> None:
+        self.connections[conn.channel].add(conn)
+        self._live.add(conn)
+        self.stats[conn.channel].connections_total += 1
+
+    def detach(self, conn: Connection) -> None:
+        conn.closed = True
+        self.connections[conn.channel].discard(conn)
+        self._live.discard(conn)
+        stats = self.stats[conn.channel]
+        stats.closed_count += 1
+        stats.closed_duration_total += time.monotonic() - conn.opened_at
+
+    def open_durations(self, channel: str) -> list[float]:
+        now = time.monotonic()
+        return [now - c.opened_at for c in self.connections[channel]]
+
+    def count_from(self, address: str) -> int:
+        return sum(1 for c in self._live if c.address == address)
+
+    # -- publishing ----------------------------------------------------------------
+    async def publish(self, channel: str, message: Any) -> int:
+        """The one way to reach a socket: validate, hand to the broker, deliver in order.
+
+        Returns:
+            how many local connections the message was written to.
+
+        Raises:
+            ValueError: unknown channel, or a message type that does not belong to it.
+        """
+        allowed = CHANNEL_MESSAGES.get(channel)
+        if allowed is None:
+            raise ValueError(f"unknown channel {channel!r}")
+        if not isinstance(message, allowed):
+            raise ValueError(f"{type(message).__name__} cannot be published on {channel!r}")
+        doc = serde.unstructure(message)
+        doc.pop("seq", None)
+        doc.pop("epoch", None)
+        self.stats[channel].published += 1
+        return await self.broker.publish(channel, doc)
+
+    def next_seq(self, channel: str) -> int:
+        self.seqs[channel] += 1
+        return self.seqs[channel]
+
+    def deliver(self, channel: str, seq: int, epoch: str, doc: dict[str, Any]) -> int:
+        """Stamp, serialize once, remember, and write to every matching local socket."""
+        doc["seq"] = seq
+        doc["epoch"] = epoch
+        self.seqs[channel] = max(self.seqs[channel], seq)
+        payload = serde.dumps(doc).encode()
+        entry = Entry(seq, doc, payload, text_frame(payload), time.monotonic())
+        self._remember(channel, entry)
+        stats = self.stats[channel]
+        delivered = 0
+        for conn in list(self.connections[channel]):
+            if conn.closed or conn.muted or not conn.wants(doc):
+                continue
+            if conn.write(entry.payload, entry.frame):
+                delivered += 1
+            else:
+                stats.dropped += 1
+        stats.sent += delivered
+        return delivered
+
+    def _remember(self, channel: str, entry: Entry) -> None:
+        if self.history_size <= 0:
+            return
+        history = self.history[channel]
+        history.append(entry)
+        while len(history) > self.history_size:
+            history.popleft()
+        cutoff = entry.at - self.history_ttl
+        while history and history[0].at < cutoff:
+            history.popleft()
+
+    async def replay(self, channel: str, since: int, until: int) -> list[Entry] | None:
+        """Entries with `since < seq <= until`, or None when part of that range is gone."""
+        if since >= until:
+            return []
+        history = self.history[channel]
+        if history and history[0].seq <= since + 1:
+            return [e for e in history if since < e.seq <= until]
+        remote = await self.broker.history_since(channel, since)
+        if remote is None or not remote or remote[0].seq > since + 1:
+            return None
+        return [e for e in remote if e.seq <= until]
+
+    def snapshot_state(self, channel: str) -> dict[str, Any]:
+        provider = self.snapshot_providers.get(channel)
+        return provider() if provider is not None else {}
+
+    # -- keepalive -----------------------------------------------------------------
+    async def _keepalive_loop(self) -> None:
+        """Silence longer than `keepalive` earns a keepalive, so proxies keep the socket."""
+        tick = max(0.01, min(self.keepalive / 4, 5.0))
+        while True:
+            await asyncio.sleep(tick)
+            threshold = time.monotonic() - self.keepalive
+            idle = [c for c in self._live if not c.closed and c.last_sent <= threshold]
+            if not idle:
+                continue
+            payload = serde.dumps(serde.unstructure(Keepalive())).encode()
+            frame = text_frame(payload)
+            for conn in idle:
+                conn.write(payload, frame)

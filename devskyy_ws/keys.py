@@ -1,0 +1,36 @@
+"""Every typed `web.AppKey`: how handlers and a host application reach shared objects."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .auth import JwtKeys
+    from .cors import OriginPolicy
+    from .hub import Hub
+    from .services.container import Services
+    from .settings import Settings
+    from .store.base import Store
+    from .timing import RequestStats
+
+__all__ = [
+    "HUB_KEY",
+    "JWT_KEY",
+    "ORIGINS_KEY",
+    "REQUEST_STATS_KEY",
+    "SERVICES_KEY",
+    "SETTINGS_KEY",
+    "STARTED_KEY",
+    "STORE_KEY",
+]
+
+SETTINGS_KEY: web.AppKey[Settings] = web.AppKey("devskyy_settings")
+HUB_KEY: web.AppKey[Hub] = web.AppKey("devskyy_hub")
+JWT_KEY: web.AppKey[JwtKeys] = web.AppKey("devskyy_jwt")
+ORIGINS_KEY: web.AppKey[OriginPolicy] = web.AppKey("devskyy_origins")
+REQUEST_STATS_KEY: web.AppKey[RequestStats] = web.AppKey("devskyy_request_stats")
+STORE_KEY: web.AppKey[Store] = web.AppKey("devskyy_store")
+SERVICES_KEY: web.AppKey[Services] = web.AppKey("devskyy_services")
+STARTED_KEY: web.AppKey[float] = web.AppKey("devskyy_started")

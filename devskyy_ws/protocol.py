@@ -1,0 +1,124 @@
+"""What a client may say on a channel, parsed without I/O.
+
+Every problem becomes a `ProtocolError` whose message is sent back as an `error`
+message with error_type `warning`; the connection stays open.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from .filters import FilterError, Filters, parse_filters
+
+__all__ = [
+    "Auth",
+    "ClientCommand",
+    "Ping",
+    "ProtocolError",
+    "Resume",
+    "SnapshotRequest",
+    "Subscribe",
+    "Unsubscribe",
+    "parse_client_message",
+]
+
+CLIENT_TYPES = ("ping", "subscribe", "unsubscribe", "resume", "snapshot", "auth")
+
+
+class ProtocolError(ValueError):
+    """The client's message was not understood; the text says what was wrong."""
+
+
+@attrs.frozen
+class Ping:
+    pass
+
+
+@attrs.frozen
+class Subscribe:
+    filters: Filters
+    raw: dict[str, Any]
+
+
+@attrs.frozen
+class Unsubscribe:
+    pass
+
+
+@attrs.frozen
+class Resume:
+    since: int
+    epoch: str | None
+
+
+@attrs.frozen
+class SnapshotRequest:
+    pass
+
+
+@attrs.frozen
+class Auth:
+    token: str
+
+
+ClientCommand = Ping | Subscribe | Unsubscribe | Resume | SnapshotRequest | Auth
+
+
+def parse_position(since: Any, epoch: Any) -> Resume:
+    """Validate a resume position from a message or a query string.
+
+    Raises:
+        ProtocolError: since is not a non-negative integer or epoch not a string.
+    """
+    if isinstance(since, str) and since.isdigit():
+        since = int(since)
+    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+        raise ProtocolError("resume needs 'since' as a non-negative integer")
+    if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
+        raise ProtocolError("resume 'epoch' must be a string")
+    return Resume(since, epoch)
+
+
+def parse_client_message(text: str) -> ClientCommand:
+    """Parse one text frame from a client.
+
+    Raises:
+        ProtocolError: invalid JSON, not an object, unknown type or bad fields.
+    """
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError("message is not valid JSON") from exc
+    if not isinstance(doc, dict):
+        raise ProtocolError("message must be a JSON object with a 'type'")
+    kind = doc.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("message needs a string 'type'")
+    if kind == "ping":
+        return Ping()
+    if kind == "subscribe":
+        raw = doc.get("filters")
+        try:
+            filters = parse_filters(raw)
+        except FilterError as exc:
+            raise ProtocolError(f"invalid filters: {exc}") from exc
+        assert isinstance(raw, dict)
+        return Subscribe(filters, raw)
+    if kind == "unsubscribe":
+        return Unsubscribe()
+    if kind == "resume":
+        return parse_position(doc.get("since"), doc.get("epoch"))
+    if kind == "snapshot":
+        return SnapshotRequest()
+    if kind == "auth":
+        token = doc.get("token")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("auth needs a 'token' string")
+        return Auth(token)
+    shown = kind[:40]
+    raise ProtocolError(
+        f"unknown message type {shown!r}; expected one of {', '.join(CLIENT_TYPES)}"
+    )

@@ -1,0 +1,125 @@
+"""The one cattrs converter: attrs objects to wire dicts and back.
+
+Hooks for datetimes and numbers are registered before the per-class functions, because
+cattrs captures hooks when it builds a class's function.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from . import messages as m
+
+try:  # pragma: no cover - depends on the optional [speed] extra
+    import orjson
+
+    def dumps(obj: Any) -> str:
+        """JSON text; orjson when installed (measured in docs/benchmarks.md)."""
+        return orjson.dumps(obj).decode()
+
+except ImportError:  # pragma: no cover
+
+    def dumps(obj: Any) -> str:
+        """JSON text; orjson when installed (measured in docs/benchmarks.md)."""
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+__all__ = ["converter", "dumps", "format_timestamp", "parse_timestamp", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with a `Z`; milliseconds only when there are any."""
+    value = value.astimezone(UTC)
+    spec = "milliseconds" if value.microsecond else "seconds"
+    return value.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+
+
+def parse_timestamp(value: Any, _: Any = None) -> datetime:
+    """Accept RFC 3339 with `Z` or an offset; naive times are refused.
+
+    Raises:
+        ValueError: not a string, not a timestamp, or no zone.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    else:
+        raise ValueError("timestamp must be an RFC 3339 string")
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp must carry a zone (Z or an offset)")
+    return parsed.astimezone(UTC)
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _strict_int(value: Any, _: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _any_dict(value: Any, _: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(datetime, format_timestamp)
+    conv.register_structure_hook(datetime, parse_timestamp)
+    conv.register_structure_hook(float, _strict_float)
+    conv.register_structure_hook(int, _strict_int)
+    conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
+    omit = override(omit_if_default=True)
+    for cls in (*m.MESSAGE_TYPES.values(), m.MetricsSample):
+        names = {a.name for a in attrs.fields(cls)}
+        overrides = {name: omit for name in ("seq", "epoch") if name in names}
+        if cls is m.Snapshot or cls is m.ResyncRequired:
+            overrides = {}
+        conv.register_unstructure_hook(
+            cls,
+            make_dict_unstructure_fn(cls, conv, **overrides),  # type: ignore[arg-type]
+        )
+        conv.register_structure_hook(
+            cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
+        )
+    return conv
+
+
+converter = make_converter()
+
+
+def unstructure(obj: Any) -> Any:
+    return converter.unstructure(obj)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    return converter.structure(data, cls)
+
+
+def error_details(exc: BaseException) -> list[str]:
+    """Flatten a cattrs error tree into readable `path: problem` lines."""
+    if isinstance(exc, cattrs.BaseValidationError):
+        return [str(line) for line in cattrs.transform_error(exc)]
+    return [str(exc)]

@@ -1,0 +1,1 @@
+"""Business logic: agents, tasks, Round Table, 3D pipeline, metrics. No HTTP here."""

@@ -1,0 +1,109 @@
+"""All server settings in one frozen attrs class.
+
+The CLI builds it from flags and environment variables; an embedding host builds it in
+code. Nothing reads the environment after this point, so two apps in one process can
+run with different settings.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+__all__ = ["DEFAULT_CORS_ORIGINS", "Settings", "parse_networks"]
+
+DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
+    "http://localhost:3000",
+    "https://devskyy-dashboard.vercel.app",
+    "https://*.vercel.app",
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str | list[str] | tuple[str, ...]) -> tuple[Network, ...]:
+    """Parse a comma-separated CIDR list (plain addresses are /32 or /128).
+
+    Raises:
+        ValueError: an entry is not an address or network.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip())
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be greater than 0, got {value!r}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be 0 or more, got {value!r}")
+
+
+def _port(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 0 <= value <= 65535:
+        raise ValueError(f"port must be between 0 and 65535, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """Everything the server can be told. Defaults give a working offline server."""
+
+    host: str = "127.0.0.1"
+    port: int = attrs.field(default=8000, validator=_port)
+    data_dir: Path = attrs.field(default=Path("devskyy-data"), converter=Path)
+    log_level: str = "INFO"
+    reuse_port: bool = False
+
+    # Authentication (REST always; WebSockets per ws_auth).
+    jwt_secret: str | None = None
+    jwt_public_key: Path | None = None
+    jwt_private_key: Path | None = None
+    jwt_algorithm: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    ws_auth: Literal["off", "optional", "required"] = "off"
+    metrics_require_token: bool = False
+
+    # HTTP edge.
+    cors_origins: tuple[str, ...] = attrs.field(default=DEFAULT_CORS_ORIGINS, converter=tuple)
+    trusted_proxies: tuple[Network, ...] = attrs.field(default=(), converter=parse_networks)
+    max_body_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
+    rate_limit: float = attrs.field(default=20.0, validator=_non_negative)
+    rate_burst: int = attrs.field(default=60, validator=_positive)
+
+    # WebSockets.
+    keepalive: float = attrs.field(default=25.0, validator=_positive)
+    heartbeat: float | None = None
+    max_connections: int = attrs.field(default=10_000, validator=_positive)
+    max_connections_per_ip: int = attrs.field(default=1_000, validator=_positive)
+    max_message_bytes: int = attrs.field(default=65_536, validator=_positive)
+    send_buffer_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
+    ws_compression: bool = False
+    history_size: int = attrs.field(default=1_000, validator=_non_negative)
+    history_ttl: float = attrs.field(default=300.0, validator=_positive)
+
+    # Work.
+    metrics_interval: float = attrs.field(default=5.0, validator=_positive)
+    max_concurrent_tasks: int = attrs.field(default=8, validator=_positive)
+    shutdown_grace: float = attrs.field(default=5.0, validator=_non_negative)
+    agents_file: Path | None = None
+    providers_file: Path | None = None
+    task_step_delay: float = attrs.field(default=0.05, validator=_non_negative)
+
+    # Scale-out back ends.
+    broker: str = "memory://"
+    database: str | None = None
+
+    @property
+    def effective_heartbeat(self) -> float:
+        """Protocol pings find dead peers; by default as often as keepalives."""
+        return self.heartbeat if self.heartbeat is not None else self.keepalive
+
+    @property
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.data_dir / 'devskyy.sqlite3'}"

@@ -1,0 +1,104 @@
+"""The store interface. Records travel as JSON documents plus a few indexed columns.
+
+Each kind of record (task, competition, pipeline) is a row with the columns its list
+queries filter and sort on, and the full document as JSON; the document's shape is the
+converter's, so the store never needs to know a record's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import attrs
+
+__all__ = ["KINDS", "Row", "Store", "StoreUnavailable", "TechniqueStat"]
+
+KINDS = ("task", "competition", "pipeline")
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached; writes must be refused, not acknowledged."""
+
+
+@attrs.frozen
+class Row:
+    """Indexed columns of a record, beside its JSON document."""
+
+    id: str
+    kind: str
+    group_key: str  # agent_type for tasks, "" otherwise
+    status: str  # status or stage
+    created_at: float  # epoch seconds, for ordering
+    doc: dict[str, Any]
+    latency_ms: float | None = None
+    cost_usd: float | None = None
+    technique: str | None = None
+
+
+@attrs.frozen
+class TechniqueStat:
+    technique: str
+    category: str
+    uses: int
+    successes: int
+    mean_latency_ms: float
+
+
+class Store(Protocol):
+    """What the services need from a database; every method is safe to await."""
+
+    name: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> bool: ...
+
+    async def put(self, row: Row) -> None:
+        """Insert or replace a record."""
+
+    async def get(self, kind: str, id: str) -> dict[str, Any] | None: ...
+
+    async def list_records(
+        self,
+        kind: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        group_key: str | None = None,
+        statuses: Sequence[str] | None = None,
+        count: bool = True,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Newest first; the page and the total that match (-1 unless `count`)."""
+
+    async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]: ...
+
+    async def claim(self, kind: str, id: str, from_status: str, owner: str) -> bool:
+        """Atomically take a queued record so exactly one instance runs it."""
+
+    async def agent_totals(self, agent_type: str) -> dict[str, float]:
+        """completed, failed, avg latency and total cost over an agent's tasks."""
+
+    async def technique_stats(self, agent_type: str | None) -> list[TechniqueStat]: ...
+
+    async def get_state(self, key: str) -> dict[str, Any] | None: ...
+
+    async def put_state(self, key: str, value: dict[str, Any]) -> None: ...
+
+    async def add_samples(self, samples: Sequence[tuple[float, dict[str, float]]]) -> None: ...
+
+    async def samples(self, since: float, resolution: str) -> list[tuple[float, dict[str, float]]]:
+        """Metric samples at `raw`, `minute` or `hour` resolution since a time."""
+
+    async def rollup(self, now: float) -> dict[str, int]:
+        """Roll raw samples into minutes and hours and drop what is past retention."""
+
+    async def count_rows(self, table: str) -> int: ...
+
+    async def all_docs(self, kind: str) -> list[dict[str, Any]]: ...
+
+    async def put_many(self, rows: Sequence[Row]) -> None: ...
+
+    async def integrity_ok(self) -> bool: ...

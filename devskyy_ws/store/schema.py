@@ -1,0 +1,32 @@
+"""The one schema, as numbered migrations shared by the SQLite and PostgreSQL stores."""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "RETENTION", "ROLLUPS"]
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            "CREATE TABLE IF NOT EXISTS records ("
+            " id TEXT PRIMARY KEY, kind TEXT NOT NULL, group_key TEXT NOT NULL DEFAULT '',"
+            " status TEXT NOT NULL, created_at {real} NOT NULL, latency_ms {real},"
+            " cost_usd {real}, technique TEXT, owner TEXT, doc {json} NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS records_kind_created"
+            " ON records (kind, created_at DESC, id DESC)",
+            "CREATE INDEX IF NOT EXISTS records_kind_group_created"
+            " ON records (kind, group_key, created_at DESC, id DESC)",
+            "CREATE INDEX IF NOT EXISTS records_kind_status_created"
+            " ON records (kind, status, created_at DESC, id DESC)",
+            "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value {json} NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS samples (resolution TEXT NOT NULL, ts {real} NOT NULL,"
+            " doc {json} NOT NULL, PRIMARY KEY (resolution, ts))",
+        ],
+    ),
+]
+
+# (source, target, bucket width in seconds)
+ROLLUPS: list[tuple[str, str, float]] = [("raw", "minute", 60.0), ("minute", "hour", 3600.0)]
+
+# how long each resolution is kept, in seconds
+RETENTION: dict[str, float] = {"raw": 86_400.0, "minute": 7 * 86_400.0, "hour": 30 * 86_400.0}

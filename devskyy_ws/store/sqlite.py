@@ -1,0 +1,367 @@
+"""SQLite store: one file in the data dir, WAL mode, one worker thread.
+
+Every call runs on a single dedicated thread, so the event loop never waits on disk
+and SQLite sees one writer; WAL lets readers in other processes (backups, the CLI) in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .base import Row, StoreUnavailable, TechniqueStat
+from .schema import MIGRATIONS, RETENTION, ROLLUPS
+
+__all__ = ["SqliteStore"]
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    name = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None:
+            raise StoreUnavailable("the store is not open")
+        loop = asyncio.get_running_loop()
+
+        def call() -> T:
+            assert self._db is not None
+            with self._lock:
+                return fn(self._db)
+
+        try:
+            return await loop.run_in_executor(self._executor, call)
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+
+        def connect(_: Any = None) -> None:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA foreign_keys=ON")
+            self._db = db
+            _migrate(db)
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+
+    async def close(self) -> None:
+        if self._executor is None:
+            return
+
+        def shut(db: sqlite3.Connection) -> None:
+            db.execute("PRAGMA optimize")
+            db.close()
+
+        await self._run(shut)
+        self._executor.shutdown(wait=True)
+        self._executor = None
+        self._db = None
+
+    async def ping(self) -> bool:
+        try:
+            return await self._run(lambda db: db.execute("SELECT 1").fetchone()[0] == 1)
+        except (StoreUnavailable, sqlite3.Error):
+            return False
+
+    # -- records -------------------------------------------------------------------
+    async def put(self, row: Row) -> None:
+        text = json.dumps(row.doc, separators=(",", ":"))
+
+        def put(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO records (id, kind, group_key, status, created_at, latency_ms,"
+                " cost_usd, technique, doc) VALUES (?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(id) DO UPDATE SET group_key=excluded.group_key,"
+                " status=excluded.status, latency_ms=excluded.latency_ms,"
+                " cost_usd=excluded.cost_usd, technique=excluded.technique, doc=excluded.doc",
+                (
+                    row.id,
+                    row.kind,
+                    row.group_key,
+                    row.status,
+                    row.created_at,
+                    row.latency_ms,
+                    row.cost_usd,
+                    row.technique,
+                    text,
+                ),
+            )
+
+        await self._run(put)
+
+    async def put_many(self, rows: Sequence[Row]) -> None:
+        values = [
+            (
+                r.id,
+                r.kind,
+                r.group_key,
+                r.status,
+                r.created_at,
+                r.latency_ms,
+                r.cost_usd,
+                r.technique,
+                json.dumps(r.doc, separators=(",", ":")),
+            )
+            for r in rows
+        ]
+
+        def put(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT OR REPLACE INTO records (id, kind, group_key, status, created_at,"
+                " latency_ms, cost_usd, technique, doc) VALUES (?,?,?,?,?,?,?,?,?)",
+                values,
+            )
+            db.execute("COMMIT")
+
+        await self._run(put)
+
+    async def get(self, kind: str, id: str) -> dict[str, Any] | None:
+        def get(db: sqlite3.Connection) -> dict[str, Any] | None:
+            found = db.execute(
+                "SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind)
+            ).fetchone()
+            return json.loads(found[0]) if found else None
+
+        return await self._run(get)
+
+    async def list_records(
+        self,
+        kind: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        group_key: str | None = None,
+        statuses: Sequence[str] | None = None,
+        count: bool = True,
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, args = ["kind = ?"], [kind]
+        if group_key is not None:
+            where.append("group_key = ?")
+            args.append(group_key)
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        clause = " AND ".join(where)
+
+        def run(db: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
+            docs = db.execute(
+                f"SELECT doc FROM records WHERE {clause}"
+                " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+            total = -1
+            if count:
+                total = db.execute(f"SELECT COUNT(*) FROM records WHERE {clause}", args).fetchone()[
+                    0
+                ]
+            return [json.loads(d[0]) for d in docs], int(total)
+
+        return await self._run(run)
+
+    async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(statuses))
+
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                f"SELECT doc FROM records WHERE kind = ? AND status IN ({marks})"
+                " ORDER BY created_at, id",
+                (kind, *statuses),
+            ).fetchall()
+            return [json.loads(r[0]) for r in rows]
+
+        return await self._run(run)
+
+    async def all_docs(self, kind: str) -> list[dict[str, Any]]:
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                "SELECT doc FROM records WHERE kind = ? ORDER BY created_at, id", (kind,)
+            ).fetchall()
+            return [json.loads(r[0]) for r in rows]
+
+        return await self._run(run)
+
+    async def claim(self, kind: str, id: str, from_status: str, owner: str) -> bool:
+        def run(db: sqlite3.Connection) -> bool:
+            cur = db.execute(
+                "UPDATE records SET owner = ? WHERE id = ? AND kind = ? AND status = ?"
+                " AND owner IS NULL",
+                (owner, id, kind, from_status),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(run)
+
+    async def agent_totals(self, agent_type: str) -> dict[str, float]:
+        def run(db: sqlite3.Connection) -> dict[str, float]:
+            row = db.execute(
+                "SELECT SUM(status = 'completed'), SUM(status = 'failed'),"
+                " AVG(CASE WHEN status = 'completed' THEN latency_ms END),"
+                " COALESCE(SUM(cost_usd), 0)"
+                " FROM records WHERE kind = 'task' AND group_key = ?",
+                (agent_type,),
+            ).fetchone()
+            return {
+                "completed": float(row[0] or 0),
+                "failed": float(row[1] or 0),
+                "avg_latency_ms": float(row[2] or 0.0),
+                "total_cost_usd": float(row[3] or 0.0),
+            }
+
+        return await self._run(run)
+
+    async def technique_stats(self, agent_type: str | None) -> list[TechniqueStat]:
+        where = "kind = 'task' AND technique IS NOT NULL AND status IN ('completed','failed')"
+        args: tuple[str, ...] = ()
+        if agent_type is not None:
+            where += " AND group_key = ?"
+            args = (agent_type,)
+
+        def run(db: sqlite3.Connection) -> list[TechniqueStat]:
+            rows = db.execute(
+                "SELECT technique, json_extract(doc, '$.category'), COUNT(*),"
+                " SUM(status = 'completed'), AVG(latency_ms)"
+                f" FROM records WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
+                args,
+            ).fetchall()
+            return [
+                TechniqueStat(r[0], r[1] or "general", int(r[2]), int(r[3] or 0), float(r[4] or 0))
+                for r in rows
+            ]
+
+        return await self._run(run)
+
+    # -- key/value state -----------------------------------------------------------
+    async def get_state(self, key: str) -> dict[str, Any] | None:
+        def run(db: sqlite3.Connection) -> dict[str, Any] | None:
+            row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            return json.loads(row[0]) if row else None
+
+        return await self._run(run)
+
+    async def put_state(self, key: str, value: dict[str, Any]) -> None:
+        text = json.dumps(value, separators=(",", ":"))
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+        )
+
+    # -- metrics -------------------------------------------------------------------
+    async def add_samples(self, samples: Sequence[tuple[float, dict[str, float]]]) -> None:
+        values = [("raw", ts, json.dumps(doc)) for ts, doc in samples]
+
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT OR REPLACE INTO samples (resolution, ts, doc) VALUES (?, ?, ?)", values
+            )
+            db.execute("COMMIT")
+
+        await self._run(run)
+
+    async def samples(self, since: float, resolution: str) -> list[tuple[float, dict[str, float]]]:
+        def run(db: sqlite3.Connection) -> list[tuple[float, dict[str, float]]]:
+            rows = db.execute(
+                "SELECT ts, doc FROM samples WHERE resolution = ? AND ts >= ? ORDER BY ts",
+                (resolution, since),
+            ).fetchall()
+            return [(float(r[0]), json.loads(r[1])) for r in rows]
+
+        return await self._run(run)
+
+    async def rollup(self, now: float) -> dict[str, int]:
+        def run(db: sqlite3.Connection) -> dict[str, int]:
+            db.execute("BEGIN")
+            for source, target, width in ROLLUPS:
+                _rollup(db, source, target, width, now)
+            for resolution, keep in RETENTION.items():
+                db.execute(
+                    "DELETE FROM samples WHERE resolution = ? AND ts < ?", (resolution, now - keep)
+                )
+            db.execute("COMMIT")
+            counts = db.execute(
+                "SELECT resolution, COUNT(*) FROM samples GROUP BY resolution"
+            ).fetchall()
+            return {r[0]: int(r[1]) for r in counts}
+
+        return await self._run(run)
+
+    async def count_rows(self, table: str) -> int:
+        if table not in ("records", "samples", "state"):
+            raise ValueError(f"unknown table {table!r}")
+        return await self._run(
+            lambda db: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        )
+
+    async def integrity_ok(self) -> bool:
+        return await self._run(
+            lambda db: db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        )
+
+
+def _rollup(db: sqlite3.Connection, source: str, target: str, width: float, now: float) -> None:
+    """Average finished buckets of `source` into `target` (idempotent per bucket)."""
+    last = db.execute("SELECT MAX(ts) FROM samples WHERE resolution = ?", (target,)).fetchone()[0]
+    start = float(last) + width if last is not None else 0.0
+    end = (now // width) * width  # only buckets that are over
+    rows = db.execute(
+        "SELECT ts, doc FROM samples WHERE resolution = ? AND ts >= ? AND ts < ? ORDER BY ts",
+        (source, start, end),
+    ).fetchall()
+    buckets: dict[float, list[dict[str, float]]] = {}
+    for ts, doc in rows:
+        buckets.setdefault((float(ts) // width) * width, []).append(json.loads(doc))
+    db.executemany(
+        "INSERT OR REPLACE INTO samples (resolution, ts, doc) VALUES (?, ?, ?)",
+        [(target, ts, json.dumps(_average(docs))) for ts, docs in buckets.items()],
+    )
+
+
+def _average(docs: list[dict[str, float]]) -> dict[str, float]:
+    keys = {k for d in docs for k in d}
+    out: dict[str, float] = {}
+    for key in keys:
+        values = [float(d[key]) for d in docs if isinstance(d.get(key), int | float)]
+        if values:
+            out[key] = round(sum(values) / len(values), 4)
+    return out
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Apply numbered migrations once each; a transaction makes concurrent starts safe."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY)")
+        done = {r[0] for r in db.execute("SELECT version FROM schema_version")}
+        for version, statements in MIGRATIONS:
+            if version in done:
+                continue
+            for statement in statements:
+                db.execute(statement.replace("{json}", "TEXT").replace("{real}", "REAL"))
+            db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise

@@ -1,0 +1,103 @@
+"""The command line, for real: serve as a subprocess, mint a token, call the API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import jwt
+import pytest
+
+from devskyy_ws.cli import build_parser, settings_from_args
+
+from .server_process import ServerProcess
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "devskyy_ws", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_serve_mint_and_call_authenticated_endpoint(tmp_path: Path) -> None:
+    with ServerProcess(tmp_path / "data") as server:
+        token = server.token("write", sub="cli-user")
+        claims = jwt.decode(token, options={"verify_signature": False})
+        assert claims["sub"] == "cli-user" and claims["scope"] == "write"
+        assert claims["exp"] - claims["iat"] == 12 * 3600
+        request = urllib.request.Request(
+            f"{server.base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert json.loads(resp.read())["sub"] == "cli-user"
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{server.base}/api/v1/auth/me", timeout=5)
+        assert info.value.code == 401
+        info.value.close()
+        started = time.monotonic()
+        assert server.terminate() == 0
+        assert time.monotonic() - started < 10
+
+
+def test_token_prints_only_the_token(tmp_path: Path) -> None:
+    out = _run(
+        "token", "--sub", "me", "--scope", "admin", "--ttl", "60", "--data-dir", str(tmp_path)
+    )
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].count(".") == 2
+    claims = jwt.decode(lines[0], options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 60
+    assert ((tmp_path / "jwt-secret").stat().st_mode & 0o777) == 0o600
+
+
+def test_configured_secret_wins(tmp_path: Path) -> None:
+    out = _run(
+        "token", "--sub", "me", "--data-dir", str(tmp_path), env={"DEVSKYY_JWT_SECRET": "s" * 40}
+    )
+    jwt.decode(out.stdout.strip(), "s" * 40, algorithms=["HS256"])
+    assert not (tmp_path / "jwt-secret").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--port", "abc"], {}, "--port"),
+        (["--port", "70000"], {}, "--port"),
+        (["--keepalive", "-1"], {}, "--keepalive"),
+        (["--trusted-proxies", "10.0.0.0/99"], {}, "--trusted-proxies"),
+        (["--log-level", "LOUD"], {}, "--log-level"),
+        ([], {"DEVSKYY_PORT": "eighty"}, "DEVSKYY_PORT"),
+        (["--ws-auth", "maybe"], {}, "--ws-auth"),
+    ],
+)
+def test_bad_values_exit_2_naming_the_option(
+    args: list[str], env: dict[str, str], named: str
+) -> None:
+    out = _run(*args, env=env)
+    assert out.returncode == 2
+    assert named in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_env_twins_and_flags_build_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEVSKYY_PORT", "9001")
+    monkeypatch.setenv("DEVSKYY_CORS_ORIGINS", "https://a.example, https://*.b.example")
+    parser = build_parser()
+    args = parser.parse_args(["serve", "--host", "0.0.0.0", "--keepalive", "0.5"])
+    settings = settings_from_args(parser, args, serve=True)
+    assert settings.port == 9001 and settings.host == "0.0.0.0"
+    assert settings.keepalive == 0.5
+    assert settings.cors_origins == ("https://a.example", "https://*.b.example")
