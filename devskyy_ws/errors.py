@@ -12,6 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
+from .services.errors import DomainError
+from .store.base import StoreUnavailable
+
 __all__ = ["ApiError", "error_middleware", "error_response"]
 
 log = logging.getLogger("devskyy_ws.errors")
@@ -97,6 +100,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as exc:
         return error_response(
             exc.status, exc.code, exc.message, details=exc.details, headers=exc.headers
+        )
+    except DomainError as exc:
+        return error_response(exc.status, exc.code, exc.message, details=exc.details)
+    except StoreUnavailable:
+        log.exception("database unavailable on %s %s", request.method, request.path)
+        return error_response(
+            503, "database_unavailable", "The database is unavailable; nothing was changed."
         )
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -48,7 +48,9 @@ ERROR_TYPES: Final = ("error", "warning", "info")
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, at the millisecond precision the wire carries (so records round-trip)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _aware(instance: object, attribute: attrs.Attribute[datetime], value: datetime) -> None:

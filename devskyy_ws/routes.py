@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .handlers import events, health, ws
+from .handlers import agents, events, health, tasks, ws
 
 __all__ = ["setup_routes"]
 
@@ -15,4 +15,19 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/health", health.health)
     r.add_get("/api/v1/auth/me", health.auth_me)
     r.add_post("/api/v1/events", events.publish_event)
+
+    r.add_get("/api/v1/agents", agents.list_agents)
+    r.add_get("/api/v1/agents/{agent_type}", agents.get_agent)
+    r.add_get("/api/v1/agents/{agent_type}/tools", agents.tools)
+    r.add_get("/api/v1/agents/{agent_type}/stats", agents.stats)
+    r.add_post("/api/v1/agents/{agent_type}/execute", agents.execute)
+    r.add_post("/api/v1/agents/{agent_type}/start", agents.start)
+    r.add_post("/api/v1/agents/{agent_type}/stop", agents.stop)
+    r.add_post("/api/v1/agents/{agent_type}/learn", agents.learn)
+
+    r.add_get("/api/v1/tasks", tasks.list_tasks)
+    r.add_post("/api/v1/tasks", tasks.submit_task)
+    r.add_get("/api/v1/tasks/{task_id}", tasks.get_task)
+    r.add_post("/api/v1/tasks/{task_id}/cancel", tasks.cancel_task)
+
     r.add_get("/api/ws/{channel}", ws.channel_socket)

@@ -15,6 +15,7 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import messages as m
+from . import records as r
 
 try:  # pragma: no cover - depends on the optional [speed] extra
     import orjson
@@ -71,6 +72,12 @@ def _strict_int(value: Any, _: Any) -> int:
     return value
 
 
+def _strict_bool(value: Any, _: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
 def _strict_str(value: Any, _: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected a string, got {type(value).__name__}")
@@ -90,6 +97,7 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _strict_float)
     conv.register_structure_hook(int, _strict_int)
     conv.register_structure_hook(str, _strict_str)
+    conv.register_structure_hook(bool, _strict_bool)
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
     omit = override(omit_if_default=True)
     for cls in (*m.MESSAGE_TYPES.values(), m.MetricsSample):
@@ -104,7 +112,22 @@ def make_converter() -> cattrs.Converter:
         conv.register_structure_hook(
             cls, make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True)
         )
+    for cls in r.CAMEL_CASE:
+        renames = {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
+        conv.register_unstructure_hook(
+            cls,
+            make_dict_unstructure_fn(cls, conv, **renames),  # type: ignore[arg-type]
+        )
+        conv.register_structure_hook(
+            cls,
+            make_dict_structure_fn(cls, conv, **renames),  # type: ignore[arg-type]
+        )
     return conv
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 converter = make_converter()

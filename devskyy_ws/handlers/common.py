@@ -10,7 +10,7 @@ from aiohttp import web
 
 from ..errors import ApiError
 
-__all__ = ["query_choice", "query_int", "read_json"]
+__all__ = ["query_choice", "query_int", "read_json", "require_bool", "require_dict", "require_str"]
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -74,3 +74,52 @@ def query_choice(request: web.Request, name: str, choices: Sequence[str]) -> str
             details={"parameter": name, "value": raw[:100], "allowed": list(choices)},
         )
     return raw
+
+
+def require_str(body: dict[str, Any], name: str) -> str:
+    """A required string field.
+
+    Raises:
+        ApiError: 422 naming the field.
+    """
+    value = body.get(name)
+    if not isinstance(value, str):
+        raise ApiError(
+            422,
+            "invalid_field",
+            f"Field '{name}' is required and must be a string.",
+            details={"field": name},
+        )
+    return value
+
+
+def require_dict(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """An optional object field (missing or null means empty).
+
+    Raises:
+        ApiError: 422 naming the field.
+    """
+    value = body.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(
+            422, "invalid_field", f"Field '{name}' must be an object.", details={"field": name}
+        )
+    return value
+
+
+def require_bool(body: dict[str, Any], name: str, default: bool = False) -> bool:
+    """An optional boolean field.
+
+    Raises:
+        ApiError: 422 naming the field.
+    """
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise ApiError(
+            422, "invalid_field", f"Field '{name}' must be true or false.", details={"field": name}
+        )
+    return value

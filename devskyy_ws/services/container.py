@@ -1,10 +1,14 @@
-"""All services of one app, started and stopped together by the app's cleanup context."""
+"""All services of one app, wired to the store and hub, started and stopped together."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
+
+from ..providers.config import ProviderConfig, load_provider_config
+from .agents import AgentService
+from .roster import load_roster
+from .tasks import TaskService
 
 if TYPE_CHECKING:
     from ..hub import Hub
@@ -23,20 +27,18 @@ class Service(Protocol):
     async def stop(self, grace: float) -> None: ...
 
 
-def build_services(settings: Settings, store: Store, hub: Hub, stats: RequestStats) -> Services:
-    """Wire every service to the store and the hub; nothing starts until `start()`."""
-    return Services()
-
-
 class Services:
-    """Holds the services by name; starts them in order and stops them in reverse."""
+    """The app's services by name; started in order, stopped in reverse."""
 
-    def __init__(self) -> None:
-        self._order: list[Service] = []
+    def __init__(self, providers: ProviderConfig, agents: AgentService, tasks: TaskService) -> None:
+        self.providers = providers
+        self.agents = agents
+        self.tasks = tasks
         self.ready = False
 
-    def add(self, service: Service) -> None:
-        self._order.append(service)
+    @property
+    def _order(self) -> list[Service]:
+        return [self.agents, self.tasks]
 
     async def start(self) -> None:
         for service in self._order:
@@ -50,4 +52,23 @@ class Services:
                 await service.stop(grace)
             except Exception:
                 log.exception("stopping %s failed", type(service).__name__)
-        await asyncio.sleep(0)
+        await self.providers.close()
+
+
+def build_services(settings: Settings, store: Store, hub: Hub, stats: RequestStats) -> Services:
+    """Wire every service; nothing runs until `start()`.
+
+    Raises:
+        ValueError: the agents or providers file is unusable.
+    """
+    providers = load_provider_config(settings.providers_file)
+    agents = AgentService(load_roster(settings.agents_file), store, hub)
+    tasks = TaskService(
+        store,
+        hub,
+        agents,
+        providers,
+        max_concurrent=settings.max_concurrent_tasks,
+        step_delay=settings.task_step_delay,
+    )
+    return Services(providers, agents, tasks)

@@ -79,7 +79,7 @@ class Store(Protocol):
         """Atomically take a queued record so exactly one instance runs it."""
 
     async def agent_totals(self, agent_type: str) -> dict[str, float]:
-        """completed, failed, avg latency and total cost over an agent's tasks."""
+        """completed, failed, avg_latency_ms and total_cost_usd over an agent's tasks."""
 
     async def technique_stats(self, agent_type: str | None) -> list[TechniqueStat]: ...
 

@@ -1,0 +1,1 @@
+"""Outside services behind small interfaces: LLMs, Tripo3D, WordPress."""

@@ -1,0 +1,340 @@
+"""Tasks: accepted durably, queued, run with bounded concurrency, streamed live.
+
+A task goes pending → running → completed | failed | cancelled. It is written to the
+store before the client hears 201/202, so nothing acknowledged is lost; at start-up,
+pending tasks are queued again and running ones (the process died under them) fail
+with "interrupted by restart".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .. import serde
+from ..hub import Hub
+from ..messages import TaskUpdate, utcnow
+from ..providers.config import ProviderConfig
+from ..providers.llm import Completion, ProviderError
+from ..records import TaskRecord
+from ..store.base import Row, Store
+from .agents import AgentService
+from .errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
+from .techniques import shape_prompt
+
+__all__ = ["MAX_PROMPT_BYTES", "TaskService", "new_task_id"]
+
+log = logging.getLogger("devskyy_ws.tasks")
+
+MAX_PROMPT_BYTES = 32 * 1024
+TERMINAL = ("completed", "failed", "cancelled")
+
+# A task sent through the Round Table: (task, progress callback) -> winning completion.
+RoundTableRunner = Callable[[TaskRecord, Callable[[float], Awaitable[None]]], Awaitable[Completion]]
+
+
+def new_task_id() -> str:
+    return f"task-{secrets.token_hex(6)}"
+
+
+def task_row(task: TaskRecord) -> Row:
+    return Row(
+        id=task.task_id,
+        kind="task",
+        group_key=task.agent_type,
+        status=task.status,
+        created_at=task.created_at.timestamp(),
+        doc=serde.unstructure(task),
+        latency_ms=task.metrics.latency_ms,
+        cost_usd=task.metrics.cost_usd,
+        technique=task.technique_used,
+    )
+
+
+class TaskService:
+    def __init__(
+        self,
+        store: Store,
+        hub: Hub,
+        agents: AgentService,
+        providers: ProviderConfig,
+        *,
+        max_concurrent: int = 8,
+        step_delay: float = 0.0,
+        instance_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.agents = agents
+        self.providers = providers
+        self.max_concurrent = max_concurrent
+        self.step_delay = step_delay
+        self.instance_id = instance_id or secrets.token_hex(4)
+        self.round_table: RoundTableRunner | None = None
+        self.active: dict[str, TaskRecord] = {}
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._queue: asyncio.Queue[str] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._accepting = False
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        for doc in await self.store.in_status("task", ["running"]):
+            task = serde.structure(doc, TaskRecord)
+            task.status = "failed"
+            task.error = "interrupted by restart"
+            task.metrics.end_time = utcnow()
+            await self.store.put(task_row(task))
+        for doc in await self.store.in_status("task", ["pending"]):
+            task = serde.structure(doc, TaskRecord)
+            self.active[task.task_id] = task
+            self._queue.put_nowait(task.task_id)
+        self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_concurrent)]
+        self.hub.snapshot_providers["tasks"] = self.snapshot
+        self._accepting = True
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking work, let running tasks finish within `grace`, fail the rest."""
+        self._accepting = False
+        for worker in self._workers:
+            worker.cancel()
+        jobs = list(self._jobs.values())
+        if jobs:
+            await asyncio.wait(jobs, timeout=grace)
+        for task_id, job in list(self._jobs.items()):
+            task = self.active.get(task_id)
+            if task is not None and not task.finished:
+                task.status = "failed"
+                task.error = "interrupted by shutdown"
+                task.metrics.end_time = utcnow()
+                with contextlib.suppress(Exception):
+                    await self.store.put(task_row(task))
+            job.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    # -- reads ---------------------------------------------------------------------
+    async def get(self, task_id: str) -> TaskRecord:
+        """Raises:
+        NotFound: no such task.
+        """
+        live = self.active.get(task_id)
+        if live is not None:
+            return live
+        doc = await self.store.get("task", task_id)
+        if doc is None:
+            raise NotFound("task_not_found", f"No task with id {task_id!r}.")
+        return serde.structure(doc, TaskRecord)
+
+    async def list(
+        self, *, limit: int, agent_type: str | None, status: str | None
+    ) -> list[TaskRecord]:
+        docs, _ = await self.store.list_records(
+            "task",
+            limit=limit,
+            group_key=agent_type,
+            statuses=[status] if status else None,
+            count=False,
+        )
+        return [self.active.get(d["taskId"]) or serde.structure(d, TaskRecord) for d in docs]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "tasks": [
+                {
+                    "task_id": t.task_id,
+                    "agent_type": t.agent_type,
+                    "status": t.status,
+                    "progress": t.progress,
+                    "technique_used": t.technique_used,
+                }
+                for t in self.active.values()
+                if t.status in ("pending", "running")
+            ]
+        }
+
+    # -- changes -------------------------------------------------------------------
+    async def submit(
+        self,
+        agent_type: str,
+        prompt: str,
+        parameters: dict[str, Any] | None = None,
+        use_round_table: bool = False,
+    ) -> TaskRecord:
+        """Validate, persist, queue. Returns once the task is durable.
+
+        Raises:
+            NotFound / Invalid: unknown agent type (422 at the REST layer).
+            Conflict: the agent is stopped. TooLarge: the prompt is over 32 KiB.
+            Invalid: empty prompt, Round Table not available. Unavailable: shutting down.
+        """
+        if agent_type not in self.agents.agents:
+            raise Invalid(
+                "unknown_agent_type",
+                f"Unknown agent type {agent_type!r}.",
+                {"agent_types": list(self.agents.agents)},
+            )
+        if not prompt.strip():
+            raise Invalid("empty_prompt", "The prompt must not be empty.")
+        if len(prompt.encode()) > MAX_PROMPT_BYTES:
+            raise TooLarge("prompt_too_large", "The prompt is larger than 32 KiB.")
+        if use_round_table and self.round_table is None:
+            raise Invalid(
+                "round_table_unavailable", "The Round Table is not available on this server."
+            )
+        if not self._accepting:
+            raise Unavailable("shutting_down", "The server is shutting down; try again shortly.")
+        self.agents.ensure_accepting(agent_type)
+        category, technique = self.agents.choose(agent_type, prompt)
+        task = TaskRecord(
+            task_id=new_task_id(),
+            agent_type=agent_type,
+            prompt=prompt,
+            parameters=parameters or {},
+            technique_used="round_table" if use_round_table else technique,
+            category=category,
+            use_round_table=use_round_table,
+        )
+        task.metrics.start_time = task.created_at
+        task.metrics.provider = "round_table" if use_round_table else self.providers.task_provider
+        await self.store.put(task_row(task))
+        self.active[task.task_id] = task
+        self._queue.put_nowait(task.task_id)
+        await self._publish(task)
+        return task
+
+    async def cancel(self, task_id: str) -> TaskRecord:
+        """Cancel a pending or running task; its work stops and can never overwrite this.
+
+        Raises:
+            NotFound: no such task. Conflict: it already finished.
+        """
+        task = await self.get(task_id)
+        if task.finished:
+            raise Conflict("task_finished", f"Task {task_id} already {task.status}.")
+        was_running = task.status == "running"
+        task.status = "cancelled"
+        task.error = "cancelled by request"
+        task.metrics.end_time = utcnow()
+        job = self._jobs.pop(task_id, None)
+        if job is not None:
+            job.cancel()
+        self.active.pop(task_id, None)
+        await self.store.put(task_row(task))
+        await self._publish(task)
+        if was_running:
+            await self.agents.task_finished(task, None)
+        return task
+
+    # -- running -------------------------------------------------------------------
+    async def _worker(self) -> None:
+        while True:
+            task_id = await self._queue.get()
+            task = self.active.get(task_id)
+            if task is None or task.status != "pending":
+                continue
+            if not await self.store.claim("task", task_id, "pending", self.instance_id):
+                self.active.pop(task_id, None)  # another instance took it
+                continue
+            job = asyncio.create_task(self._run(task))
+            self._jobs[task_id] = job
+            try:
+                await asyncio.shield(job)
+            except asyncio.CancelledError:
+                if job.cancelled() or job.done():
+                    continue  # the job was cancelled (task cancel), the worker lives on
+                raise
+            finally:
+                self._jobs.pop(task_id, None)
+
+    async def _publish(self, task: TaskRecord) -> None:
+        data: dict[str, Any] = {
+            "agent_id": f"{task.agent_type}-001",
+            "agent_type": task.agent_type,
+            "technique_used": task.technique_used,
+        }
+        if task.error:
+            data["error"] = task.error
+        if task.result is not None:
+            data["result_preview"] = task.result[:200]
+        if task.metrics.latency_ms is not None:
+            data["latency_ms"] = task.metrics.latency_ms
+        if task.competition_id:
+            data["competition_id"] = task.competition_id
+        await self.hub.publish(
+            "tasks",
+            TaskUpdate(task_id=task.task_id, status=task.status, progress=task.progress, data=data),
+        )
+
+    async def _progress(self, task: TaskRecord, progress: float) -> None:
+        """Progress only rises, and never after the task was cancelled."""
+        if task.status != "running" or progress <= task.progress:
+            return
+        task.progress = min(progress, 99.0)
+        await self._publish(task)
+        if self.step_delay:
+            await asyncio.sleep(self.step_delay)
+
+    async def _run(self, task: TaskRecord) -> None:
+        started = time.perf_counter()
+        task.status = "running"
+        task.metrics.start_time = utcnow()
+        started_at = serde.format_timestamp(task.metrics.start_time)
+        await self.store.put(task_row(task))
+        await self.agents.task_started(task, started_at)
+        await self._progress(task, 5.0)
+        try:
+            completion = await self._complete(task)
+        except ProviderError as exc:
+            if task.status != "running":
+                return
+            task.status = "failed"
+            task.error = str(exc)
+        except Exception as exc:
+            if task.status != "running":
+                return
+            log.exception("task %s crashed", task.task_id)
+            task.status = "failed"
+            task.error = f"internal error ({type(exc).__name__})"
+        else:
+            if task.status != "running":
+                return
+            task.status = "completed"
+            task.progress = 100.0
+            task.result = completion.text
+            task.metrics.cost_usd = completion.cost_usd
+            task.metrics.tokens_used = completion.tokens_used
+            task.metrics.provider = completion.provider
+        task.metrics.end_time = utcnow()
+        task.metrics.latency_ms = round((time.perf_counter() - started) * 1000.0, 3)
+        self.active.pop(task.task_id, None)
+        await self.store.put(task_row(task))
+        await self._publish(task)
+        await self.agents.task_finished(task, started_at)
+
+    async def _complete(self, task: TaskRecord) -> Completion:
+        async def progress(value: float) -> None:
+            await self._progress(task, value)
+
+        if task.use_round_table:
+            assert self.round_table is not None
+            return await self.round_table(task, progress)
+        runtime = self.agents.runtime(task.agent_type)
+        system, user = shape_prompt(
+            task.technique_used or "chain_of_thought",
+            task.prompt,
+            runtime.definition.name,
+            (t.name for t in runtime.definition.tools),
+        )
+        await progress(25.0)
+        provider = self.providers.get(self.providers.task_provider)
+        completion = await provider.complete(system, user)
+        await progress(75.0)
+        await progress(90.0)
+        return completion

@@ -1,0 +1,226 @@
+"""Tasks REST section end to end, with the tasks channel watching."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import ClientFactory, auth
+from .fakes.openai import FakeOpenAI
+from .helpers import collect_until
+
+
+@pytest.fixture
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    fake = await FakeOpenAI().start()
+    yield fake
+    await fake.close()
+
+
+def providers_file(tmp_path: Path, fake: FakeOpenAI, **extra: object) -> Path:
+    lines = [
+        "[[providers]]",
+        'name = "fake"',
+        'kind = "openai"',
+        f'base_url = "{fake.base_url}"',
+        'model = "fake-model"',
+        'api_key_env = "DEVSKYY_TEST_FAKE_KEY"',
+        "input_price_per_1k = 0.01",
+        "output_price_per_1k = 0.02",
+        "backoff_base = 0.001",
+    ]
+    lines += [f"{k} = {v!r}".replace("'", '"') for k, v in extra.items()]
+    path = tmp_path / "providers.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+async def test_submit_returns_201_in_camel_case(make_client: ClientFactory) -> None:
+    client = await make_client()
+    resp = await client.post(
+        "/api/v1/tasks",
+        json={
+            "agentType": "commerce",
+            "prompt": "Analyze pricing trends",
+            "parameters": {},
+            "useRoundTable": False,
+        },
+        headers=auth(client, "write"),
+    )
+    assert resp.status == 201
+    task = await resp.json()
+    assert re.fullmatch(r"task-[0-9a-f]{12}", task["taskId"])
+    assert task["agentType"] == "commerce" and task["prompt"] == "Analyze pricing trends"
+    assert task["status"] == "pending" and task["result"] is None and task["error"] is None
+    assert task["createdAt"].endswith("Z") and task["metrics"]["startTime"] == task["createdAt"]
+
+
+async def test_submit_validation(make_client: ClientFactory) -> None:
+    client = await make_client()
+    h = auth(client, "write")
+    cases = [
+        ({"agentType": "wizard", "prompt": "x"}, 422, "unknown_agent_type"),
+        ({"agentType": "commerce", "prompt": ""}, 422, "empty_prompt"),
+        ({"agentType": "commerce", "prompt": "   "}, 422, "empty_prompt"),
+        ({"agentType": "commerce"}, 422, "invalid_field"),
+        ({"agentType": "commerce", "prompt": "x", "parameters": [1]}, 422, "invalid_field"),
+        ({"agentType": "commerce", "prompt": "x", "useRoundTable": "yes"}, 422, "invalid_field"),
+        ({"agentType": "commerce", "prompt": "x" * (32 * 1024 + 1)}, 413, "prompt_too_large"),
+    ]
+    for body, status, code in cases:
+        resp = await client.post("/api/v1/tasks", json=body, headers=h)
+        assert resp.status == status, body
+        assert (await resp.json())["error"] == code
+    ok = await client.post(
+        "/api/v1/tasks", json={"agentType": "commerce", "prompt": "x" * (32 * 1024)}, headers=h
+    )
+    assert ok.status == 201
+
+
+async def test_list_filters_limits_and_bad_values(make_client: ClientFactory) -> None:
+    client = await make_client()
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    ids = []
+    for i, agent in enumerate(["commerce", "support", "commerce", "analytics", "commerce"]):
+        resp = await client.post(
+            "/api/v1/tasks", json={"agentType": agent, "prompt": f"job {i}"}, headers=h
+        )
+        ids.append((await resp.json())["taskId"])
+    done: set[str] = set()
+    await collect_until(
+        ws,
+        lambda m: m["status"] == "completed" and done.add(m["task_id"]) is None and len(done) == 5,
+    )
+    everything = await (await client.get("/api/v1/tasks", headers=h)).json()
+    assert [t["taskId"] for t in everything] == list(reversed(ids))  # newest first
+    commerce = await (
+        await client.get("/api/v1/tasks?agent_type=commerce&status=completed", headers=h)
+    ).json()
+    assert {t["taskId"] for t in commerce} == {ids[0], ids[2], ids[4]}
+    assert len(await (await client.get("/api/v1/tasks?limit=2", headers=h)).json()) == 2
+    assert await (await client.get("/api/v1/tasks?status=failed", headers=h)).json() == []
+    for query, name in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("status=done", "status"),
+        ("agent_type=wizard", "agent_type"),
+    ]:
+        resp = await client.get(f"/api/v1/tasks?{query}", headers=h)
+        assert resp.status == 400, query
+        body = await resp.json()
+        assert body["error"] == "invalid_query" and f"'{name}'" in body["message"]
+    missing = await client.get("/api/v1/tasks/task-000000000000", headers=h)
+    assert missing.status == 404 and (await missing.json())["error"] == "task_not_found"
+
+
+async def test_cancel_running_task_really_stops_it(
+    make_client: ClientFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    fake_openai.gate = asyncio.Event()  # the provider call blocks until the gate opens
+    client = await make_client(
+        providers_file=providers_file(tmp_path, fake_openai), max_concurrent_tasks=1
+    )
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    first = (
+        await (
+            await client.post(
+                "/api/v1/tasks", json={"agentType": "support", "prompt": "slow"}, headers=h
+            )
+        ).json()
+    )["taskId"]
+    await collect_until(ws, lambda m: m["task_id"] == first and m["status"] == "running")
+    await asyncio.wait_for(fake_openai.arrived.wait(), 10)  # the provider has the request
+    resp = await client.post(f"/api/v1/tasks/{first}/cancel", headers=h)
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "cancelled"
+    fake_openai.gate.set()
+    second = (
+        await (
+            await client.post(
+                "/api/v1/tasks", json={"agentType": "support", "prompt": "next"}, headers=h
+            )
+        ).json()
+    )["taskId"]
+    seen = await collect_until(ws, lambda m: m["task_id"] == second and m["status"] == "completed")
+    assert not [m for m in seen if m["task_id"] == first and m["status"] == "completed"]
+    again = await (await client.get(f"/api/v1/tasks/{first}", headers=h)).json()
+    assert again["status"] == "cancelled"
+    finished = await client.post(f"/api/v1/tasks/{first}/cancel", headers=h)
+    assert finished.status == 409 and (await finished.json())["error"] == "task_finished"
+
+
+async def test_http_provider_retries_429_then_succeeds_and_prices_usage(
+    make_client: ClientFactory,
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEVSKYY_TEST_FAKE_KEY", "sk-local")
+    fake_openai.script.extend([("status", 429), ("status", 503)])
+    client = await make_client(providers_file=providers_file(tmp_path, fake_openai))
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    task_id = (
+        await (
+            await client.post(
+                "/api/v1/tasks",
+                json={"agentType": "marketing", "prompt": "Write a slogan"},
+                headers=h,
+            )
+        ).json()
+    )["taskId"]
+    await collect_until(
+        ws, lambda m: m["task_id"] == task_id and m["status"] in ("completed", "failed")
+    )
+    task = await (await client.get(f"/api/v1/tasks/{task_id}", headers=h)).json()
+    assert task["status"] == "completed" and task["result"].startswith("fake answer")
+    assert len(fake_openai.requests) == 3
+    assert fake_openai.requests[0]["auth"] == "Bearer sk-local"
+    sent = fake_openai.requests[-1]["body"]
+    assert sent["model"] == "fake-model" and sent["messages"][0]["role"] == "system"
+    assert task["metrics"]["tokensUsed"] == 150
+    assert task["metrics"]["costUsd"] == pytest.approx(100 / 1000 * 0.01 + 50 / 1000 * 0.02)
+
+
+@pytest.mark.parametrize(
+    ("script", "extra", "fragment"),
+    [
+        ([("sleep", 5)] * 2, {"timeout": 0.2, "max_retries": 1}, "timed out"),
+        ([("malformed", '{"choices": []}')], {}, "malformed response"),
+        ([("malformed", "not json at all")], {}, "malformed response"),
+        ([("status", 500)] * 4, {"max_retries": 3}, "HTTP 500"),
+        ([("status", 401)], {}, "HTTP 401"),
+    ],
+)
+async def test_http_provider_failures_fail_the_task_clearly(
+    make_client: ClientFactory,
+    fake_openai: FakeOpenAI,
+    tmp_path: Path,
+    script: list[tuple[str, object]],
+    extra: dict[str, object],
+    fragment: str,
+) -> None:
+    fake_openai.script.extend(script)
+    client = await make_client(providers_file=providers_file(tmp_path, fake_openai, **extra))
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    task_id = (
+        await (
+            await client.post(
+                "/api/v1/tasks", json={"agentType": "support", "prompt": "Help"}, headers=h
+            )
+        ).json()
+    )["taskId"]
+    updates = await collect_until(
+        ws, lambda m: m["task_id"] == task_id and m["status"] in ("completed", "failed")
+    )
+    assert updates[-1]["status"] == "failed" and fragment in updates[-1]["data"]["error"]
+    task = await (await client.get(f"/api/v1/tasks/{task_id}", headers=h)).json()
+    assert task["status"] == "failed" and fragment in task["error"]
