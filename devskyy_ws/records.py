@@ -16,8 +16,11 @@ from .messages import utcnow
 
 __all__ = [
     "CAMEL_CASE",
+    "ABTest",
     "AgentInfo",
     "AgentStats",
+    "CompetitionEntry",
+    "CompetitionRecord",
     "ExecuteResponse",
     "TaskMetrics",
     "TaskRecord",
@@ -102,3 +105,44 @@ class ExecuteResponse:
 
 
 CAMEL_CASE: tuple[type[Any], ...] = (ToolInfo, AgentStats, AgentInfo, TaskMetrics, TaskRecord)
+
+
+@attrs.define(kw_only=True)
+class CompetitionEntry:
+    provider: str
+    model: str
+    rank: int = 0
+    response: str | None = None
+    scores: dict[str, float] = attrs.Factory(dict)
+    total_score: float = 0.0
+    latency_ms: float = 0.0
+    tokens_used: int = 0
+    cost_usd: float = 0.0
+    error: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ABTest:
+    finalists: list[str]
+    winner: str
+    judge: str
+    confidence: float
+    reasoning: str
+    position_swapped_agreed: bool | None = None
+
+
+@attrs.define(kw_only=True)
+class CompetitionRecord:
+    """A Round Table competition, as stored and as the REST endpoints return it."""
+
+    competition_id: str
+    task_id: str | None
+    prompt: str
+    status: str = "generating"
+    winner: CompetitionEntry | None = None
+    entries: list[CompetitionEntry] = attrs.Factory(list)
+    ab_test: ABTest | None = None
+    total_cost_usd: float = 0.0
+    total_duration_ms: float = 0.0
+    created_at: datetime = attrs.Factory(utcnow)
+    error: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .handlers import agents, events, health, tasks, ws
+from .handlers import agents, events, health, round_table, tasks, ws
 
 __all__ = ["setup_routes"]
 
@@ -29,5 +29,12 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/v1/tasks", tasks.submit_task)
     r.add_get("/api/v1/tasks/{task_id}", tasks.get_task)
     r.add_post("/api/v1/tasks/{task_id}/cancel", tasks.cancel_task)
+
+    # fixed paths before /{competition_id}, so "stats" is never read as an id
+    r.add_get("/api/v1/round-table", round_table.list_competitions)
+    r.add_post("/api/v1/round-table/compete", round_table.compete)
+    r.add_get("/api/v1/round-table/stats", round_table.stats)
+    r.add_get("/api/v1/round-table/providers", round_table.providers)
+    r.add_get("/api/v1/round-table/{competition_id}", round_table.get_competition)
 
     r.add_get("/api/ws/{channel}", ws.channel_socket)

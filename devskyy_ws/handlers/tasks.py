@@ -17,7 +17,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 20, 1, 100)
     agent_type = query_choice(request, "agent_type", list(services.agents.agents))
     status = query_choice(request, "status", TASK_STATUSES)
-    tasks = await services.tasks.list(limit=limit, agent_type=agent_type, status=status)
+    tasks = await services.tasks.recent(limit=limit, agent_type=agent_type, status=status)
     return web.json_response(serde.unstructure(tasks))
 
 

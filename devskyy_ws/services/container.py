@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..providers.config import ProviderConfig, load_provider_config
 from .agents import AgentService
 from .roster import load_roster
+from .round_table import RoundTableService
 from .tasks import TaskService
 
 if TYPE_CHECKING:
@@ -30,15 +31,22 @@ class Service(Protocol):
 class Services:
     """The app's services by name; started in order, stopped in reverse."""
 
-    def __init__(self, providers: ProviderConfig, agents: AgentService, tasks: TaskService) -> None:
+    def __init__(
+        self,
+        providers: ProviderConfig,
+        agents: AgentService,
+        tasks: TaskService,
+        round_table: RoundTableService,
+    ) -> None:
         self.providers = providers
         self.agents = agents
         self.tasks = tasks
+        self.round_table = round_table
         self.ready = False
 
     @property
     def _order(self) -> list[Service]:
-        return [self.agents, self.tasks]
+        return [self.agents, self.round_table, self.tasks]
 
     async def start(self) -> None:
         for service in self._order:
@@ -71,4 +79,6 @@ def build_services(settings: Settings, store: Store, hub: Hub, stats: RequestSta
         max_concurrent=settings.max_concurrent_tasks,
         step_delay=settings.task_step_delay,
     )
-    return Services(providers, agents, tasks)
+    round_table = RoundTableService(store, hub, providers)
+    tasks.round_table = round_table.run_for_task
+    return Services(providers, agents, tasks, round_table)

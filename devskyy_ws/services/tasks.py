@@ -132,7 +132,7 @@ class TaskService:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
         return serde.structure(doc, TaskRecord)
 
-    async def list(
+    async def recent(
         self, *, limit: int, agent_type: str | None, status: str | None
     ) -> list[TaskRecord]:
         docs, _ = await self.store.list_records(

@@ -13,7 +13,8 @@ from aiohttp.test_utils import TestServer
 class FakeOpenAI:
     """Each request pops the next scripted reply; when the script is empty, it answers.
 
-    Script items: ("ok", text) | ("status", code) | ("sleep", seconds) | ("malformed", body)
+    Script items: ("ok", text) | ("raw", exact content) | ("status", code) | ("sleep", seconds)
+    | ("malformed", body)
     | ("gate", event) — waits for an asyncio.Event before answering.
     """
 
@@ -55,6 +56,7 @@ class FakeOpenAI:
         if kind == "malformed":
             return web.Response(text=value, content_type="application/json")
         user = body["messages"][-1]["content"]
+        content = value if kind == "raw" else f"{value}: {user[:40]}"
         return web.json_response(
             {
                 "id": "chatcmpl-1",
@@ -63,7 +65,7 @@ class FakeOpenAI:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": f"{value}: {user[:40]}"},
+                        "message": {"role": "assistant", "content": content},
                         "finish_reason": "stop",
                     }
                 ],

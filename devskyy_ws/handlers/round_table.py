@@ -1,0 +1,49 @@
+"""Round Table REST section: `/api/v1/round-table...` (snake_case, as the document shows)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import serde
+from ..errors import ApiError
+from ..keys import SERVICES_KEY
+from .common import query_int, read_json, require_str
+
+__all__ = ["compete", "get_competition", "list_competitions", "providers", "stats"]
+
+
+async def list_competitions(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 20, 1, 100)
+    offset = query_int(request, "offset", 0, 0, 10_000_000)
+    items, total = await request.app[SERVICES_KEY].round_table.page(limit, offset)
+    return web.json_response(
+        {"items": serde.unstructure(items), "total": total, "limit": limit, "offset": offset}
+    )
+
+
+async def get_competition(request: web.Request) -> web.Response:
+    record = await request.app[SERVICES_KEY].round_table.get(request.match_info["competition_id"])
+    return web.json_response(serde.unstructure(record))
+
+
+async def compete(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    prompt = require_str(body, "prompt")
+    task_id = body.get("task_id")
+    if task_id is not None and not isinstance(task_id, str):
+        raise ApiError(422, "invalid_field", "Field 'task_id' must be a string or null.")
+    names = body.get("providers")
+    if names is not None and (
+        not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+    ):
+        raise ApiError(422, "invalid_field", "Field 'providers' must be null or a list of names.")
+    record = await request.app[SERVICES_KEY].round_table.compete(prompt, task_id, names)
+    return web.json_response(serde.unstructure(record))
+
+
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICES_KEY].round_table.stats())
+
+
+async def providers(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SERVICES_KEY].round_table.provider_info())
