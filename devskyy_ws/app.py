@@ -21,12 +21,14 @@ from .keys import (
     HUB_KEY,
     JWT_KEY,
     ORIGINS_KEY,
+    PROMETHEUS_KEY,
     REQUEST_STATS_KEY,
     SERVICES_KEY,
     SETTINGS_KEY,
     STARTED_KEY,
     STORE_KEY,
 )
+from .prometheus import build_registry
 from .routes import setup_routes
 from .services.container import build_services
 from .settings import Settings
@@ -76,8 +78,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[REQUEST_STATS_KEY] = stats
     app[STORE_KEY] = store
     app[HUB_KEY] = hub
-    app[SERVICES_KEY] = build_services(settings, store, hub, stats)
-    app[STARTED_KEY] = time.monotonic()
+    started = time.monotonic()
+    services = build_services(settings, store, hub, stats, started)
+    app[SERVICES_KEY] = services
+    app[STARTED_KEY] = started
+    app[PROMETHEUS_KEY] = build_registry(hub, services, stats)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
     setup_routes(app)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from .auth import JwtKeys
     from .cors import OriginPolicy
     from .hub import Hub
@@ -19,6 +21,7 @@ __all__ = [
     "HUB_KEY",
     "JWT_KEY",
     "ORIGINS_KEY",
+    "PROMETHEUS_KEY",
     "REQUEST_STATS_KEY",
     "SERVICES_KEY",
     "SETTINGS_KEY",
@@ -34,3 +37,4 @@ REQUEST_STATS_KEY: web.AppKey[RequestStats] = web.AppKey("devskyy_request_stats"
 STORE_KEY: web.AppKey[Store] = web.AppKey("devskyy_store")
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("devskyy_services")
 STARTED_KEY: web.AppKey[float] = web.AppKey("devskyy_started")
+PROMETHEUS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("devskyy_prometheus")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .handlers import agents, events, health, round_table, tasks, ws
+from .handlers import agents, events, health, monitoring, round_table, tasks, ws
 
 __all__ = ["setup_routes"]
 
@@ -36,5 +36,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/round-table/stats", round_table.stats)
     r.add_get("/api/v1/round-table/providers", round_table.providers)
     r.add_get("/api/v1/round-table/{competition_id}", round_table.get_competition)
+
+    r.add_get("/api/v1/monitoring/metrics", monitoring.monitoring_metrics)
+    r.add_get("/metrics", monitoring.prometheus_metrics)
 
     r.add_get("/api/ws/{channel}", ws.channel_socket)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..providers.config import ProviderConfig, load_provider_config
 from .agents import AgentService
+from .metrics import MetricsService
+from .monitoring import MonitoringService
 from .roster import load_roster
 from .round_table import RoundTableService
 from .tasks import TaskService
@@ -37,16 +39,20 @@ class Services:
         agents: AgentService,
         tasks: TaskService,
         round_table: RoundTableService,
+        metrics: MetricsService,
+        monitoring: MonitoringService,
     ) -> None:
         self.providers = providers
         self.agents = agents
         self.tasks = tasks
         self.round_table = round_table
+        self.metrics = metrics
+        self.monitoring = monitoring
         self.ready = False
 
     @property
     def _order(self) -> list[Service]:
-        return [self.agents, self.round_table, self.tasks]
+        return [self.agents, self.round_table, self.tasks, self.metrics, self.monitoring]
 
     async def start(self) -> None:
         for service in self._order:
@@ -63,7 +69,9 @@ class Services:
         await self.providers.close()
 
 
-def build_services(settings: Settings, store: Store, hub: Hub, stats: RequestStats) -> Services:
+def build_services(
+    settings: Settings, store: Store, hub: Hub, stats: RequestStats, started: float
+) -> Services:
     """Wire every service; nothing runs until `start()`.
 
     Raises:
@@ -81,4 +89,8 @@ def build_services(settings: Settings, store: Store, hub: Hub, stats: RequestSta
     )
     round_table = RoundTableService(store, hub, providers)
     tasks.round_table = round_table.run_for_task
-    return Services(providers, agents, tasks, round_table)
+    metrics = MetricsService(
+        store, hub, stats, interval=settings.metrics_interval, data_dir=settings.data_dir
+    )
+    monitoring = MonitoringService(store, hub, stats, metrics, agents, round_table, started)
+    return Services(providers, agents, tasks, round_table, metrics, monitoring)

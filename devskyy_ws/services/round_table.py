@@ -54,6 +54,7 @@ class RoundTableService:
         self.hub = hub
         self.providers = providers
         self.running: dict[str, CompetitionRecord] = {}
+        self.finished: dict[str, int] = {}
 
     async def start(self) -> None:
         for doc in await self.store.in_status(
@@ -200,6 +201,7 @@ class RoundTableService:
             record.total_duration_ms = round((time.perf_counter() - started) * 1000.0, 3)
             record.total_cost_usd = round(sum(e.cost_usd for e in record.entries), 8)
             self.running.pop(record.competition_id, None)
+            self.finished[record.status] = self.finished.get(record.status, 0) + 1
             await asyncio.shield(self.store.put(competition_row(record)))
         return record
 

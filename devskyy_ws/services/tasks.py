@@ -77,6 +77,7 @@ class TaskService:
         self.instance_id = instance_id or secrets.token_hex(4)
         self.round_table: RoundTableRunner | None = None
         self.active: dict[str, TaskRecord] = {}
+        self.finished: dict[str, int] = {}
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
@@ -226,6 +227,7 @@ class TaskService:
         if job is not None:
             job.cancel()
         self.active.pop(task_id, None)
+        self.finished["cancelled"] = self.finished.get("cancelled", 0) + 1
         await self.store.put(task_row(task))
         await self._publish(task)
         if was_running:
@@ -314,6 +316,7 @@ class TaskService:
         task.metrics.end_time = utcnow()
         task.metrics.latency_ms = round((time.perf_counter() - started) * 1000.0, 3)
         self.active.pop(task.task_id, None)
+        self.finished[task.status] = self.finished.get(task.status, 0) + 1
         await self.store.put(task_row(task))
         await self._publish(task)
         await self.agents.task_finished(task, started_at)

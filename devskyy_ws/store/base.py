@@ -97,6 +97,14 @@ class Store(Protocol):
 
     async def count_rows(self, table: str) -> int: ...
 
+    async def status_counts(self, kind: str) -> dict[str, int]:
+        """How many records of a kind are in each status (or stage)."""
+
+    async def cost_total(self, kind: str) -> float: ...
+
+    async def provider_task_stats(self) -> list[dict[str, Any]]:
+        """Per provider that ran tasks: uses, successes, mean latency, cost."""
+
     async def all_docs(self, kind: str) -> list[dict[str, Any]]: ...
 
     async def put_many(self, rows: Sequence[Row]) -> None: ...

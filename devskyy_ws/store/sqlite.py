@@ -315,6 +315,45 @@ class SqliteStore:
             lambda db: int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
         )
 
+    async def status_counts(self, kind: str) -> dict[str, int]:
+        def run(db: sqlite3.Connection) -> dict[str, int]:
+            rows = db.execute(
+                "SELECT status, COUNT(*) FROM records WHERE kind = ? GROUP BY status", (kind,)
+            ).fetchall()
+            return {str(r[0]): int(r[1]) for r in rows}
+
+        return await self._run(run)
+
+    async def cost_total(self, kind: str) -> float:
+        def run(db: sqlite3.Connection) -> float:
+            row = db.execute(
+                "SELECT COALESCE(SUM(cost_usd), 0) FROM records WHERE kind = ?", (kind,)
+            ).fetchone()
+            return float(row[0])
+
+        return await self._run(run)
+
+    async def provider_task_stats(self) -> list[dict[str, Any]]:
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                "SELECT json_extract(doc, '$.metrics.provider'), COUNT(*),"
+                " SUM(status = 'completed'), AVG(latency_ms), COALESCE(SUM(cost_usd), 0)"
+                " FROM records WHERE kind = 'task' AND status IN ('completed', 'failed')"
+                " GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            return [
+                {
+                    "provider": r[0] or "unknown",
+                    "uses": int(r[1]),
+                    "success_rate": round(int(r[2] or 0) / int(r[1]), 4) if r[1] else 0.0,
+                    "mean_latency_ms": round(float(r[3] or 0.0), 3),
+                    "cost_usd": round(float(r[4]), 6),
+                }
+                for r in rows
+            ]
+
+        return await self._run(run)
+
     async def integrity_ok(self) -> bool:
         return await self._run(
             lambda db: db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

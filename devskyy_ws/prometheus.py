@@ -1,0 +1,99 @@
+"""`/metrics` in the Prometheus text format, from a registry owned by one app.
+
+A registry per app (not prometheus-client's global one) keeps two embedded apps in one
+process from mixing their numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from .hub import Hub
+from .services.container import Services
+from .timing import RequestStats
+
+__all__ = ["build_registry"]
+
+
+class _LiveCollector(Collector):
+    """Reads hub and service counters at scrape time; nothing is double-counted."""
+
+    def __init__(self, hub: Hub, services: Services) -> None:
+        self.hub = hub
+        self.services = services
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        connections = GaugeMetricFamily(
+            "devskyy_ws_connections", "Open WebSocket connections", labels=["channel"]
+        )
+        sent = CounterMetricFamily(
+            "devskyy_ws_messages_sent", "Messages written to sockets", labels=["channel"]
+        )
+        received = CounterMetricFamily(
+            "devskyy_ws_messages_received", "Client messages read", labels=["channel"]
+        )
+        dropped = CounterMetricFamily(
+            "devskyy_ws_messages_dropped", "Messages not delivered", labels=["channel"]
+        )
+        published = CounterMetricFamily(
+            "devskyy_ws_messages_published", "Messages published", labels=["channel"]
+        )
+        slow = CounterMetricFamily(
+            "devskyy_ws_slow_consumer_disconnects", "Sockets closed with 4008", labels=["channel"]
+        )
+        for channel, stats in self.hub.stats.items():
+            connections.add_metric([channel], len(self.hub.connections[channel]))
+            sent.add_metric([channel], stats.sent)
+            received.add_metric([channel], stats.received)
+            dropped.add_metric([channel], stats.dropped)
+            published.add_metric([channel], stats.published)
+            slow.add_metric([channel], stats.slow_consumer_disconnects)
+        yield from (connections, sent, received, dropped, published, slow)
+        finished = CounterMetricFamily(
+            "devskyy_tasks_finished", "Tasks finished since start", labels=["status"]
+        )
+        for status, count in sorted(self.services.tasks.finished.items()):
+            finished.add_metric([status], count)
+        yield finished
+        active = GaugeMetricFamily(
+            "devskyy_tasks_active", "Tasks pending or running", labels=["status"]
+        )
+        for status in ("pending", "running"):
+            active.add_metric(
+                [status], sum(1 for t in self.services.tasks.active.values() if t.status == status)
+            )
+        yield active
+        competitions = CounterMetricFamily(
+            "devskyy_competitions", "Round Table competitions since start", labels=["status"]
+        )
+        for status, count in sorted(self.services.round_table.finished.items()):
+            competitions.add_metric([status], count)
+        yield competitions
+
+
+def build_registry(hub: Hub, services: Services, requests: RequestStats) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    total = Counter(
+        "devskyy_http_requests", "REST requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "devskyy_http_request_duration_seconds",
+        "REST request latency",
+        ["route"],
+        registry=registry,
+        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    )
+
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        total.labels(method, route, str(status)).inc()
+        latency.labels(route).observe(seconds)
+
+    requests.observers.append(observe)
+    registry.register(_LiveCollector(hub, services))
+    ProcessCollector(registry=registry)
+    return registry

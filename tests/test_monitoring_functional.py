@@ -1,0 +1,220 @@
+"""Monitoring: live metrics on the channel, the report endpoint, history, Prometheus."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from devskyy_ws import SERVICES_KEY, STORE_KEY, Settings
+from devskyy_ws.store.sqlite import SqliteStore
+
+from .conftest import ClientFactory, auth
+from .helpers import collect_until, next_message
+
+
+async def test_metrics_channel_carries_real_values_that_move_under_load(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(metrics_interval=0.2)
+    ws = await client.ws_connect("/api/ws/metrics")
+    first = (await collect_until(ws, lambda m: m["type"] == "metrics_update"))[-1]
+    sample = first["metrics"]
+    assert set(sample) == {
+        "timestamp",
+        "cpu_percent",
+        "memory_percent",
+        "active_connections",
+        "requests_per_second",
+        "avg_latency_ms",
+    }
+    assert 0 < sample["memory_percent"] <= 100 and 0 <= sample["cpu_percent"] <= 100
+    assert sample["active_connections"] == 1
+    extra = [await client.ws_connect("/api/ws/agents") for _ in range(3)]
+    for _ in range(40):
+        await client.get("/api/v1/agents", headers=auth(client, "read"))
+    loaded = await collect_until(
+        ws, lambda m: m["type"] == "metrics_update" and m["metrics"]["requests_per_second"] > 0
+    )
+    moved = loaded[-1]["metrics"]
+    assert moved["avg_latency_ms"] > 0
+    assert moved["active_connections"] == 4
+    quiet = await collect_until(
+        ws, lambda m: m["type"] == "metrics_update" and m["metrics"]["requests_per_second"] == 0
+    )
+    assert quiet[-1]["metrics"]["avg_latency_ms"] == 0
+    for other in extra:
+        await other.close()
+
+
+async def test_report_groups_filters_and_ranges(make_client: ClientFactory) -> None:
+    client = await make_client()
+    h = auth(client, "read")
+    await client.app[SERVICES_KEY].metrics.sample_once()
+    full = await (await client.get("/api/v1/monitoring/metrics", headers=h)).json()
+    assert set(full) == {
+        "timestamp",
+        "time_range",
+        "health",
+        "performance",
+        "ml",
+        "business",
+        "websocket",
+    }
+    assert full["time_range"] == "1h" and full["timestamp"].endswith("Z")
+    health = full["health"]
+    assert health["database"] == "ok" and health["broker"] == "ok" and health["status"] == "ok"
+    assert health["agents_by_status"] == {"idle": 6}
+    assert len(health["series"]) == 1 and 0 < health["series"][0]["memory_percent"] <= 100
+    assert set(full["performance"]["latency_ms"]) == {"p50", "p95", "p99"}
+    assert set(full["websocket"]["channels"]) == {
+        "agents",
+        "round_table",
+        "tasks",
+        "3d_pipeline",
+        "metrics",
+    }
+
+    some = await (
+        await client.get(
+            "/api/v1/monitoring/metrics?metrics=health,business&time_range=24h", headers=h
+        )
+    ).json()
+    assert set(some) == {"timestamp", "time_range", "health", "business", "websocket"}
+    repeated = await (
+        await client.get(
+            "/api/v1/monitoring/metrics?metrics=ml&metrics=performance&time_range=30d", headers=h
+        )
+    ).json()
+    assert set(repeated) == {"timestamp", "time_range", "ml", "performance", "websocket"}
+
+    for query, named in [
+        ("metrics=health,magic", "magic"),
+        ("time_range=2h", "time_range"),
+        ("metrics=", None),
+    ]:
+        resp = await client.get(f"/api/v1/monitoring/metrics?{query}", headers=h)
+        if named is None:
+            assert resp.status == 200
+            continue
+        assert resp.status == 400
+        body = await resp.json()
+        assert body["error"] == "invalid_query" and named in body["message"]
+
+
+async def test_business_and_ml_reflect_real_work(make_client: ClientFactory) -> None:
+    client = await make_client()
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    await client.post(
+        "/api/v1/tasks", json={"agentType": "analytics", "prompt": "Analyze trends"}, headers=h
+    )
+    await collect_until(ws, lambda m: m["status"] == "completed")
+    await client.post(
+        "/api/v1/round-table/compete",
+        json={"prompt": "Write a slogan", "providers": ["offline-concise", "offline-creative"]},
+        headers=h,
+    )
+    report = await (
+        await client.get("/api/v1/monitoring/metrics?metrics=ml,business", headers=h)
+    ).json()
+    business = report["business"]
+    assert business["tasks_by_status"] == {"completed": 1} and business["competitions_run"] == 1
+    assert business["assets_produced"] == 0
+    techniques = report["ml"]["techniques"]
+    assert techniques and techniques[0]["uses"] == 1 and techniques[0]["success_rate"] == 1.0
+    assert report["ml"]["providers"][0]["provider"] == "offline-detailed"
+    assert {s["provider"] for s in report["ml"]["round_table"] if s["total_competitions"]} == {
+        "offline-concise",
+        "offline-creative",
+    }
+    channel = report["websocket"]["channels"]["tasks"]
+    assert channel["active_connections"] == 1 and channel["messages_sent"] >= 5
+
+
+async def test_history_survives_restart(settings: Settings, aiohttp_client: object) -> None:
+    from devskyy_ws import create_app
+
+    first = await aiohttp_client(create_app(settings))  # type: ignore[operator]
+    for _ in range(3):
+        await first.app[SERVICES_KEY].metrics.sample_once()
+    await first.close()
+    second = await aiohttp_client(create_app(settings))  # type: ignore[operator]
+    report = await (
+        await second.get("/api/v1/monitoring/metrics?metrics=health", headers=auth(second))
+    ).json()
+    assert len(report["health"]["series"]) == 3
+
+
+async def test_rollups_keep_storage_bounded(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "m.sqlite3")
+    await store.open()
+    try:
+        now = time.time()
+        step = 300.0
+        samples = [
+            (now - i * step, {"cpu_percent": float(i % 100), "requests_per_second": 1.0})
+            for i in range(int(31 * 86400 / step))
+        ]
+        await store.add_samples(samples)
+        counts = await store.rollup(now)
+        assert counts["raw"] <= 86400 / step + 1
+        assert counts["minute"] <= 7 * 86400 / step + 2
+        assert counts["hour"] <= 30 * 24 + 1
+        assert counts["hour"] >= 29 * 24
+        again = await store.rollup(now)
+        assert again == counts  # idempotent
+        hours = await store.samples(now - 30 * 86400, "hour")
+        assert all(h[1]["requests_per_second"] == 1.0 for h in hours)
+    finally:
+        await store.close()
+
+
+async def test_report_series_stay_small_for_long_ranges(make_client: ClientFactory) -> None:
+    client = await make_client()
+    store = client.app[STORE_KEY]
+    now = time.time()
+    await store.add_samples(
+        [(now - i * 5.0, {"cpu_percent": 10.0, "memory_percent": 20.0}) for i in range(700)]
+    )
+    report = await (
+        await client.get(
+            "/api/v1/monitoring/metrics?metrics=health&time_range=1h", headers=auth(client)
+        )
+    ).json()
+    assert 250 <= len(report["health"]["series"]) <= 300
+    assert report["health"]["series"][0]["cpu_percent"] == 10.0
+
+
+async def test_prometheus_output_parses(make_client: ClientFactory) -> None:
+    client = await make_client()
+    ws = await client.ws_connect("/api/ws/agents")
+    await ws.send_json({"type": "ping"})
+    await next_message(ws)
+    await client.get("/api/v1/agents", headers=auth(client))
+    text = await (await client.get("/metrics")).text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert "devskyy_http_requests" in families
+    requests = [
+        s
+        for s in families["devskyy_http_requests"].samples
+        if s.labels.get("route") == "/api/v1/agents"
+    ]
+    assert requests and requests[0].value == 1
+    connections = {s.labels["channel"]: s.value for s in families["devskyy_ws_connections"].samples}
+    assert connections["agents"] == 1
+    received = {
+        s.labels["channel"]: s.value
+        for s in families["devskyy_ws_messages_received"].samples
+        if s.name.endswith("_total")
+    }
+    assert received["agents"] == 1
+    assert "devskyy_http_request_duration_seconds" in families
+    assert "process_resident_memory_bytes" in {s.name for f in families.values() for s in f.samples}
+
+
+async def test_prometheus_can_require_a_token(make_client: ClientFactory) -> None:
+    client = await make_client(metrics_require_token=True)
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/metrics", headers=auth(client, "read"))).status == 200
