@@ -79,7 +79,14 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[STORE_KEY] = store
     app[HUB_KEY] = hub
     started = time.monotonic()
-    services = build_services(settings, store, hub, stats, started)
+    services = build_services(
+        settings,
+        store,
+        hub,
+        stats,
+        started,
+        lambda pid: str(app.router["pipeline_asset"].url_for(pipeline_id=pid)),
+    )
     app[SERVICES_KEY] = services
     app[STARTED_KEY] = started
     app[PROMETHEUS_KEY] = build_registry(hub, services, stats)

@@ -74,6 +74,12 @@ class _LiveCollector(Collector):
         for status, count in sorted(self.services.round_table.finished.items()):
             competitions.add_metric([status], count)
         yield competitions
+        pipelines = CounterMetricFamily(
+            "devskyy_pipelines", "3D pipeline runs finished since start", labels=["stage"]
+        )
+        for stage, count in sorted(self.services.pipeline.finished.items()):
+            pipelines.add_metric([stage], count)
+        yield pipelines
 
 
 def build_registry(hub: Hub, services: Services, requests: RequestStats) -> CollectorRegistry:

@@ -22,6 +22,7 @@ __all__ = [
     "CompetitionEntry",
     "CompetitionRecord",
     "ExecuteResponse",
+    "PipelineRecord",
     "TaskMetrics",
     "TaskRecord",
     "ToolInfo",
@@ -146,3 +147,27 @@ class CompetitionRecord:
     total_duration_ms: float = 0.0
     created_at: datetime = attrs.Factory(utcnow)
     error: str | None = None
+
+
+@attrs.define(kw_only=True)
+class PipelineRecord:
+    """A 3D pipeline run, as stored and as the REST endpoints return it (snake_case)."""
+
+    pipeline_id: str
+    stage: str = "generating"
+    progress: float = 0.0
+    prompt: str
+    format: str = "glb"
+    quality: str = "preview"
+    image_url: str | None = None
+    product_id: int | None = None
+    created_at: datetime = attrs.Factory(utcnow)
+    completed_at: datetime | None = None
+    error: str | None = None
+    asset_url: str | None = None
+    generator: str = "offline"
+    validation: dict[str, Any] | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.stage in ("completed", "failed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .handlers import agents, events, health, monitoring, round_table, tasks, ws
+from .handlers import agents, events, health, monitoring, pipeline3d, round_table, tasks, ws
 
 __all__ = ["setup_routes"]
 
@@ -36,6 +36,12 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/round-table/stats", round_table.stats)
     r.add_get("/api/v1/round-table/providers", round_table.providers)
     r.add_get("/api/v1/round-table/{competition_id}", round_table.get_competition)
+
+    r.add_post("/api/v1/3d-pipeline", pipeline3d.start_pipeline)
+    r.add_get("/api/v1/3d-pipeline", pipeline3d.list_pipelines)
+    r.add_get("/api/v1/3d-pipeline/{pipeline_id}", pipeline3d.get_pipeline)
+    r.add_get("/api/v1/3d-pipeline/{pipeline_id}/asset", pipeline3d.asset, name="pipeline_asset")
+    r.add_post("/api/v1/3d-pipeline/{pipeline_id}/cancel", pipeline3d.cancel)
 
     r.add_get("/api/v1/monitoring/metrics", monitoring.monitoring_metrics)
     r.add_get("/metrics", monitoring.prometheus_metrics)

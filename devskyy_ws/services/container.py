@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..providers.config import ProviderConfig, load_provider_config
 from .agents import AgentService
 from .metrics import MetricsService
 from .monitoring import MonitoringService
+from .pipeline3d import PipelineService, load_pipeline_config
 from .roster import load_roster
 from .round_table import RoundTableService
 from .tasks import TaskService
@@ -41,6 +43,7 @@ class Services:
         round_table: RoundTableService,
         metrics: MetricsService,
         monitoring: MonitoringService,
+        pipeline: PipelineService,
     ) -> None:
         self.providers = providers
         self.agents = agents
@@ -48,11 +51,19 @@ class Services:
         self.round_table = round_table
         self.metrics = metrics
         self.monitoring = monitoring
+        self.pipeline = pipeline
         self.ready = False
 
     @property
     def _order(self) -> list[Service]:
-        return [self.agents, self.round_table, self.tasks, self.metrics, self.monitoring]
+        return [
+            self.agents,
+            self.round_table,
+            self.tasks,
+            self.pipeline,
+            self.metrics,
+            self.monitoring,
+        ]
 
     async def start(self) -> None:
         for service in self._order:
@@ -70,7 +81,12 @@ class Services:
 
 
 def build_services(
-    settings: Settings, store: Store, hub: Hub, stats: RequestStats, started: float
+    settings: Settings,
+    store: Store,
+    hub: Hub,
+    stats: RequestStats,
+    started: float,
+    asset_url: Callable[[str], str],
 ) -> Services:
     """Wire every service; nothing runs until `start()`.
 
@@ -93,4 +109,9 @@ def build_services(
         store, hub, stats, interval=settings.metrics_interval, data_dir=settings.data_dir
     )
     monitoring = MonitoringService(store, hub, stats, metrics, agents, round_table, started)
-    return Services(providers, agents, tasks, round_table, metrics, monitoring)
+    pipeline = PipelineService(
+        store,
+        hub,
+        load_pipeline_config(settings.providers_file, settings.data_dir / "assets", asset_url),
+    )
+    return Services(providers, agents, tasks, round_table, metrics, monitoring, pipeline)

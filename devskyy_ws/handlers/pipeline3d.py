@@ -1,0 +1,64 @@
+"""3D pipeline REST section: `/api/v1/3d-pipeline...` (snake_case, like the channel)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import serde
+from ..auth import requires_scope
+from ..errors import ApiError
+from ..keys import SERVICES_KEY
+from ..messages import PIPELINE_STAGES
+from .common import query_choice, query_int, read_json
+
+__all__ = ["asset", "cancel", "get_pipeline", "list_pipelines", "start_pipeline"]
+
+
+@requires_scope("write")
+async def start_pipeline(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    record = await request.app[SERVICES_KEY].pipeline.submit(
+        body.get("prompt", ""),
+        body.get("format", "glb"),
+        body.get("quality", "preview"),
+        body.get("image_url"),
+        body.get("product_id"),
+    )
+    return web.json_response(serde.unstructure(record), status=202)
+
+
+async def list_pipelines(request: web.Request) -> web.Response:
+    limit = query_int(request, "limit", 20, 1, 100)
+    offset = query_int(request, "offset", 0, 0, 10_000_000)
+    stage = query_choice(request, "stage", PIPELINE_STAGES)
+    items, total = await request.app[SERVICES_KEY].pipeline.page(limit, offset, stage)
+    return web.json_response(
+        {"items": serde.unstructure(items), "total": total, "limit": limit, "offset": offset}
+    )
+
+
+async def get_pipeline(request: web.Request) -> web.Response:
+    record = await request.app[SERVICES_KEY].pipeline.get(request.match_info["pipeline_id"])
+    return web.json_response(serde.unstructure(record))
+
+
+async def asset(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICES_KEY].pipeline
+    record = await service.get(request.match_info["pipeline_id"])
+    path = service.asset_path(record)
+    if path is None:
+        raise ApiError(
+            404, "asset_not_ready", f"Pipeline {record.pipeline_id} has no asset ({record.stage})."
+        )
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "model/gltf-binary",
+            "Content-Disposition": f'attachment; filename="{record.pipeline_id}.{record.format}"',
+        },
+    )
+
+
+async def cancel(request: web.Request) -> web.Response:
+    record = await request.app[SERVICES_KEY].pipeline.cancel(request.match_info["pipeline_id"])
+    return web.json_response(serde.unstructure(record))

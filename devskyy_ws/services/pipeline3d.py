@@ -1,0 +1,377 @@
+"""The 3D asset pipeline: generate → validate → upload, streamed on `3d_pipeline`.
+
+Stages are the document's (generating, validating, uploading, completed, failed);
+progress only rises and ends at 100 on completion. A cancelled run ends `failed` with
+the error "cancelled by request", since the document has no cancelled stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .. import serde
+from ..hub import Hub
+from ..messages import PipelineUpdate, utcnow
+from ..providers.three_d import (
+    GenerationError,
+    GenerationRequest,
+    Generator,
+    LocalStorage,
+    OfflineGenerator,
+    Uploader,
+    UploadError,
+    UploadRequest,
+)
+from ..providers.tripo3d import TripoClient
+from ..providers.wordpress import WordPressUploader
+from ..records import PipelineRecord
+from ..store.base import Row, Store
+from .errors import Conflict, Invalid, NotFound
+from .gltf_check import Limits, check_glb
+
+__all__ = ["PIPELINE_ID", "PipelineConfig", "PipelineService", "load_pipeline_config"]
+
+log = logging.getLogger("devskyy_ws.pipeline3d")
+
+PIPELINE_ID = re.compile(r"3d-[0-9a-f]{12}")
+FORMATS = ("glb",)
+QUALITIES = ("preview", "production")
+ACTIVE = ("generating", "validating", "uploading")
+_MARKUP = re.compile(r"<\s*script|javascript\s*:|on\w+\s*=|<\s*iframe|<\s*img", re.I)
+
+
+@attrs.define
+class PipelineConfig:
+    generator: Generator
+    uploader: Uploader
+    limits: dict[str, Limits]
+    max_concurrent: int = 2
+
+
+def load_pipeline_config(
+    path: Path | None, assets: Path, url_for: Callable[[str], str]
+) -> PipelineConfig:
+    """The `[pipeline]` section of the providers file; offline and local by default.
+
+    Raises:
+        ValueError: an unknown generator or uploader, or missing WordPress settings.
+    """
+    section: dict[str, Any] = {}
+    if path is not None:
+        section = tomllib.loads(path.read_text()).get("pipeline", {})
+    max_mb = float(section.get("max_file_mb", 100))
+    max_bytes = int(max_mb * 1024 * 1024)
+    limits = {
+        "preview": Limits(
+            min_triangles=int(section.get("preview_min_triangles", 10_000)),
+            max_triangles=int(section.get("preview_max_triangles", 50_000)),
+            max_bytes=max_bytes,
+        ),
+        "production": Limits(
+            min_triangles=int(section.get("production_min_triangles", 10_000)),
+            max_triangles=int(section.get("production_max_triangles", 200_000)),
+            max_bytes=max_bytes,
+        ),
+    }
+    generator: Generator
+    kind = section.get("generator", "offline")
+    if kind == "offline":
+        generator = OfflineGenerator()
+    elif kind == "tripo3d":
+        generator = TripoClient(
+            base_url=section.get("tripo_base_url", "https://api.tripo3d.ai/v2/openapi"),
+            api_key_env=section.get("tripo_api_key_env", "TRIPO_API_KEY"),
+            poll_interval=float(section.get("poll_interval", 2.0)),
+            deadline=float(section.get("deadline", 600.0)),
+            max_retries=int(section.get("max_retries", 3)),
+            backoff_base=float(section.get("backoff_base", 0.5)),
+            max_bytes=max_bytes,
+        )
+    else:
+        raise ValueError(f"[pipeline] generator must be offline or tripo3d, not {kind!r}")
+    uploader: Uploader
+    target = section.get("uploader", "local")
+    if target == "local":
+        uploader = LocalStorage(assets, url_for)
+    elif target == "wordpress":
+        if "wordpress_url" not in section or "wordpress_user" not in section:
+            raise ValueError("[pipeline] wordpress needs wordpress_url and wordpress_user")
+        uploader = WordPressUploader(
+            base_url=section["wordpress_url"],
+            user=section["wordpress_user"],
+            app_password_env=section.get("wordpress_app_password_env", "WP_APP_PASSWORD"),
+            max_retries=int(section.get("max_retries", 3)),
+            backoff_base=float(section.get("backoff_base", 0.5)),
+        )
+    else:
+        raise ValueError(f"[pipeline] uploader must be local or wordpress, not {target!r}")
+    return PipelineConfig(generator, uploader, limits, int(section.get("max_concurrent", 2)))
+
+
+def new_pipeline_id() -> str:
+    return f"3d-{secrets.token_hex(6)}"
+
+
+def pipeline_row(record: PipelineRecord) -> Row:
+    return Row(
+        id=record.pipeline_id,
+        kind="pipeline",
+        status=record.stage,
+        group_key="",
+        created_at=record.created_at.timestamp(),
+        doc=serde.unstructure(record),
+    )
+
+
+def validate_request(prompt: Any, fmt: Any, quality: Any, image_url: Any, product_id: Any) -> None:
+    """Raises:
+    Invalid: a field the pipeline cannot accept.
+    """
+    if not isinstance(prompt, str) or not 10 <= len(prompt.strip()) <= 500:
+        raise Invalid("invalid_prompt", "The prompt must be 10 to 500 characters.")
+    if _MARKUP.search(prompt):
+        raise Invalid("unsafe_prompt", "The prompt must not contain markup or script.")
+    if fmt not in FORMATS:
+        raise Invalid("unsupported_format", f"Format {fmt!r} is not supported; use glb.")
+    if quality not in QUALITIES:
+        raise Invalid("invalid_quality", "Quality must be preview or production.")
+    if image_url is not None and (
+        not isinstance(image_url, str) or not re.fullmatch(r"https?://\S{1,2000}", image_url)
+    ):
+        raise Invalid("invalid_image_url", "image_url must be an http(s) URL.")
+    if product_id is not None and (
+        isinstance(product_id, bool) or not isinstance(product_id, int) or product_id <= 0
+    ):
+        raise Invalid("invalid_product_id", "product_id must be a positive integer.")
+
+
+class PipelineService:
+    def __init__(self, store: Store, hub: Hub, config: PipelineConfig) -> None:
+        self.store = store
+        self.hub = hub
+        self.config = config
+        self.active: dict[str, PipelineRecord] = {}
+        self.finished: dict[str, int] = {}
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(config.max_concurrent)
+
+    async def start(self) -> None:
+        for doc in await self.store.in_status("pipeline", list(ACTIVE)):
+            record = serde.structure(doc, PipelineRecord)
+            record.stage = "failed"
+            record.error = "interrupted by restart"
+            await self.store.put(pipeline_row(record))
+        self.hub.snapshot_providers["3d_pipeline"] = self.snapshot
+
+    async def stop(self, grace: float) -> None:
+        jobs = list(self._jobs.values())
+        if jobs:
+            await asyncio.wait(jobs, timeout=grace)
+        for pipeline_id, job in list(self._jobs.items()):
+            record = self.active.get(pipeline_id)
+            if record is not None and not record.finished:
+                record.stage = "failed"
+                record.error = "interrupted by shutdown"
+                await self.store.put(pipeline_row(record))
+            job.cancel()
+        await self.config.generator.close()
+        await self.config.uploader.close()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "pipelines": [
+                {
+                    "pipeline_id": r.pipeline_id,
+                    "stage": r.stage,
+                    "progress": r.progress,
+                    "prompt": r.prompt,
+                }
+                for r in self.active.values()
+            ]
+        }
+
+    async def get(self, pipeline_id: str) -> PipelineRecord:
+        live = self.active.get(pipeline_id)
+        if live is not None:
+            return live
+        doc = (
+            await self.store.get("pipeline", pipeline_id)
+            if PIPELINE_ID.fullmatch(pipeline_id)
+            else None
+        )
+        if doc is None:
+            raise NotFound("pipeline_not_found", f"No pipeline with id {pipeline_id!r}.")
+        return serde.structure(doc, PipelineRecord)
+
+    async def page(
+        self, limit: int, offset: int, stage: str | None
+    ) -> tuple[list[PipelineRecord], int]:
+        docs, total = await self.store.list_records(
+            "pipeline", limit=limit, offset=offset, statuses=[stage] if stage else None
+        )
+        return [
+            self.active.get(d["pipeline_id"]) or serde.structure(d, PipelineRecord) for d in docs
+        ], total
+
+    def asset_path(self, record: PipelineRecord) -> Path | None:
+        uploader = self.config.uploader
+        if record.stage != "completed" or not isinstance(uploader, LocalStorage):
+            return None
+        path = uploader.path(record.pipeline_id, record.format)
+        return path if path.is_file() else None
+
+    async def submit(
+        self,
+        prompt: Any,
+        fmt: Any = "glb",
+        quality: Any = "preview",
+        image_url: Any = None,
+        product_id: Any = None,
+    ) -> PipelineRecord:
+        """Validate (fields arrive straight from JSON), persist, start.
+
+        Raises:
+            Invalid: a field the pipeline cannot accept.
+        """
+        validate_request(prompt, fmt, quality, image_url, product_id)
+        record = PipelineRecord(
+            pipeline_id=new_pipeline_id(),
+            prompt=prompt.strip(),
+            format=fmt,
+            quality=quality,
+            image_url=image_url,
+            product_id=product_id,
+            generator=self.config.generator.name,
+        )
+        await self.store.put(pipeline_row(record))
+        self.active[record.pipeline_id] = record
+        await self._publish(record)
+        job = asyncio.create_task(self._run(record))
+        self._jobs[record.pipeline_id] = job
+        job.add_done_callback(lambda _: self._jobs.pop(record.pipeline_id, None))
+        return record
+
+    async def cancel(self, pipeline_id: str) -> PipelineRecord:
+        record = await self.get(pipeline_id)
+        if record.finished:
+            raise Conflict("pipeline_finished", f"Pipeline {pipeline_id} already {record.stage}.")
+        record.stage = "failed"
+        record.error = "cancelled by request"
+        record.completed_at = utcnow()
+        job = self._jobs.pop(pipeline_id, None)
+        if job is not None:
+            job.cancel()
+        self.active.pop(pipeline_id, None)
+        self._count(record)
+        await self.store.put(pipeline_row(record))
+        await self._publish(record)
+        return record
+
+    def _count(self, record: PipelineRecord) -> None:
+        self.finished[record.stage] = self.finished.get(record.stage, 0) + 1
+
+    async def _publish(self, record: PipelineRecord) -> None:
+        data: dict[str, Any] = {
+            "prompt": record.prompt[:100] + ("..." if len(record.prompt) > 100 else ""),
+            "format": record.format,
+            "quality": record.quality,
+            "started_at": serde.format_timestamp(record.created_at),
+        }
+        if record.error:
+            data["error"] = record.error
+        if record.asset_url:
+            data["asset_url"] = record.asset_url
+        if record.validation:
+            data["triangles"] = record.validation.get("triangles")
+        await self.hub.publish(
+            "3d_pipeline",
+            PipelineUpdate(
+                pipeline_id=record.pipeline_id,
+                stage=record.stage,
+                progress=record.progress,
+                data=data,
+            ),
+        )
+
+    async def _advance(self, record: PipelineRecord, stage: str, progress: float) -> None:
+        """Move on, never backwards, and never after a cancel."""
+        if record.finished:
+            raise asyncio.CancelledError
+        changed = stage != record.stage
+        record.stage = stage
+        if progress > record.progress:
+            record.progress = progress
+        elif not changed:
+            return
+        await self._publish(record)
+
+    async def _run(self, record: PipelineRecord) -> None:
+        try:
+            async with self._slots:
+                await self._advance(record, "generating", 5.0)
+
+                async def progress(value: float) -> None:
+                    await self._advance(record, "generating", value)
+
+                data = await self.config.generator.generate(
+                    GenerationRequest(
+                        record.pipeline_id,
+                        record.prompt,
+                        record.format,
+                        record.quality,
+                        record.image_url,
+                    ),
+                    progress,
+                )
+                await self._advance(record, "validating", 60.0)
+                report = await asyncio.to_thread(
+                    check_glb, data, self.config.limits[record.quality]
+                )
+                record.validation = report.as_dict()
+                if not report.ok:
+                    raise GenerationError("validation failed: " + "; ".join(report.errors))
+                await self._advance(record, "uploading", 75.0)
+                await self.store.put(pipeline_row(record))
+                record.asset_url = await self.config.uploader.upload(
+                    UploadRequest(
+                        record.pipeline_id,
+                        data,
+                        record.format,
+                        record.quality,
+                        record.product_id,
+                        serde.format_timestamp(utcnow()),
+                    )
+                )
+                if record.finished:
+                    return
+                record.completed_at = utcnow()
+                await self._advance(record, "completed", 100.0)
+        except (GenerationError, UploadError) as exc:
+            if record.finished:
+                return
+            record.stage = "failed"
+            record.error = str(exc)
+            record.completed_at = utcnow()
+            await self._publish(record)
+        except asyncio.CancelledError:
+            return
+        except Exception as exc:
+            if record.finished:
+                return
+            log.exception("pipeline %s crashed", record.pipeline_id)
+            record.stage = "failed"
+            record.error = f"internal error ({type(exc).__name__})"
+            await self._publish(record)
+        finally:
+            if self.active.pop(record.pipeline_id, None) is not None:
+                self._count(record)
+                await asyncio.shield(self.store.put(pipeline_row(record)))
