@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .handlers import agents, events, health, monitoring, pipeline3d, round_table, tasks, ws
+from .handlers import (
+    agents,
+    events,
+    health,
+    monitoring,
+    pipeline3d,
+    round_table,
+    static,
+    tasks,
+    ws,
+)
 
 __all__ = ["setup_routes"]
 
@@ -47,3 +57,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/metrics", monitoring.prometheus_metrics)
 
     r.add_get("/api/ws/{channel}", ws.channel_socket)
+    r.add_get("/static/{name}", static.static_file)
