@@ -58,3 +58,4 @@ def setup_routes(app: web.Application) -> None:
 
     r.add_get("/api/ws/{channel}", ws.channel_socket)
     r.add_get("/static/{name}", static.static_file)
+    r.add_get("/", static.dashboard)

@@ -37,7 +37,9 @@ async def test_published_messages_carry_rising_seq_and_epoch(make_client: Client
     assert hub.seqs["agents"] == 1  # per channel
 
 
-async def test_killed_connections_resume_with_every_message_once_in_order(make_client: ClientFactory) -> None:
+async def test_killed_connections_resume_with_every_message_once_in_order(
+    make_client: ClientFactory,
+) -> None:
     client = await make_client(history_size=20_000)
     hub = client.app[HUB_KEY]
     url = str(client.make_url("/api/ws/tasks"))
@@ -115,7 +117,9 @@ async def test_resync_after_the_history_window_or_a_new_epoch(make_client: Clien
     assert [(await next_message(by_message))["seq"] for _ in range(3)] == [21, 22, 23]
 
 
-async def test_snapshot_then_live_has_no_gap_under_concurrent_publishes(make_client: ClientFactory) -> None:
+async def test_snapshot_then_live_has_no_gap_under_concurrent_publishes(
+    make_client: ClientFactory,
+) -> None:
     client = await make_client()
     hub = client.app[HUB_KEY]
     stop = asyncio.Event()
@@ -123,7 +127,9 @@ async def test_snapshot_then_live_has_no_gap_under_concurrent_publishes(make_cli
     async def publisher() -> None:
         n = 0
         while not stop.is_set():
-            await hub.publish("agents", AgentStatusUpdate(agent_id=f"a{n % 3}", status="running", data={"n": n}))
+            await hub.publish(
+                "agents", AgentStatusUpdate(agent_id=f"a{n % 3}", status="running", data={"n": n})
+            )
             n += 1
             await asyncio.sleep(0)
 
@@ -148,7 +154,13 @@ async def test_snapshot_then_live_has_no_gap_under_concurrent_publishes(make_cli
 
 async def test_snapshot_on_connect_for_every_channel(make_client: ClientFactory) -> None:
     client = await make_client()
-    expected: dict[str, Any] = {"agents": "agents", "tasks": "tasks", "round_table": "competitions", "3d_pipeline": "pipelines", "metrics": "metrics"}
+    expected: dict[str, Any] = {
+        "agents": "agents",
+        "tasks": "tasks",
+        "round_table": "competitions",
+        "3d_pipeline": "pipelines",
+        "metrics": "metrics",
+    }
     for channel, key in expected.items():
         ws = await client.ws_connect(f"/api/ws/{channel}?snapshot=1")
         doc = await next_message(ws)

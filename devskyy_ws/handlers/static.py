@@ -11,7 +11,7 @@ from aiohttp import web
 from ..auth import public
 from ..errors import ApiError
 
-__all__ = ["STATIC_DIR", "static_file"]
+__all__ = ["STATIC_DIR", "dashboard", "static_file"]
 
 STATIC_DIR = Path(str(resources.files("devskyy_ws").joinpath("static")))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -37,5 +37,22 @@ async def static_file(request: web.Request) -> web.StreamResponse:
             "Content-Type": _TYPES.get(path.suffix, "application/octet-stream"),
             "Cache-Control": "no-cache",
             "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@public
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    """The operations page; its links are relative, so it works under a mount prefix."""
+    return web.FileResponse(
+        STATIC_DIR / "index.html",
+        headers={
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-cache",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": (
+                "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
+                "style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+            ),
         },
     )

@@ -168,10 +168,17 @@ async def _on_connect(request: web.Request, conn: Connection) -> None:
         send_snapshot(conn)
 
 
+def _same_origin(request: web.Request, origin: str | None) -> bool:
+    """The dashboard this server serves connects from its own origin."""
+    if not origin or "://" not in origin:
+        return False
+    return origin.split("://", 1)[1].rstrip("/").lower() == request.host.lower()
+
+
 def _admit(request: web.Request, hub: Hub) -> str:
     settings = request.app[SETTINGS_KEY]
     origin = request.headers.get("Origin")
-    if not request.app[ORIGINS_KEY].allows_upgrade(origin):
+    if not _same_origin(request, origin) and not request.app[ORIGINS_KEY].allows_upgrade(origin):
         raise ApiError(403, "origin_not_allowed", f"Origin {origin!r} may not open WebSockets.")
     if hub.active >= settings.max_connections:
         raise ApiError(503, "too_many_connections", "The server is at its connection limit.")

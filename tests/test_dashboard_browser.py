@@ -1,0 +1,193 @@
+"""The dashboard in real headless Chromium against a real server process."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from .browser import ARTIFACTS, browser_page, chromium_path
+from .conftest import free_port
+from .readme_snippets import snippet
+from .server_process import ServerProcess
+
+CHANNELS = ("agents", "tasks", "round_table", "3d_pipeline", "metrics")
+
+
+async def _all_open(page: Any) -> None:
+    for channel in CHANNELS:
+        await page.wait_for_selector(
+            f'.channels li[data-channel="{channel}"][data-status="open"]', timeout=15_000
+        )
+
+
+async def _shot(page: Any, name: str, selector: str | None = None) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = str(ARTIFACTS / f"{name}.png")
+    if selector:
+        await page.locator(selector).screenshot(path=path)
+    else:
+        await page.screenshot(path=path, full_page=True)
+
+
+async def test_dashboard_end_to_end(tmp_path: Path) -> None:
+    chromium_path()
+    server = ServerProcess(tmp_path / "data", "--metrics-interval", "0.3")
+    await asyncio.to_thread(server.start)
+    token = await asyncio.to_thread(server.token, "write")
+    try:
+        async with browser_page(viewport={"width": 1400, "height": 1000}, bypass_csp=True) as (
+            page,
+            errors,
+        ):
+            await page.goto(server.base + "/")
+            await _all_open(page)
+            assert "python -m devskyy_ws token" in await page.inner_text("#mint")
+            await page.wait_for_selector('[data-agent="commerce"] .badge.idle')  # from the snapshot
+            assert errors == [], errors
+            # Actions without a token explain themselves.
+            await page.fill("#task-prompt", "no token yet")
+            await page.click("#task-form button[type=submit]")
+            await page.wait_for_selector("#auth-status.error")
+            assert "mint one" in await page.inner_text("#auth-status")
+            assert errors and all("401" in e for e in errors), errors
+            errors.clear()
+            await page.fill("#token", token)
+            await page.click("#token-form button[type=submit]")
+            await page.wait_for_function(
+                "document.querySelector('#auth-status').textContent.includes('Signed in')"
+            )
+            await page.wait_for_selector('[data-agent="commerce"]')
+
+            # A task: its row reaches 100% and the agent's badge goes running, then idle.
+            await page.select_option("#task-agent", "commerce")
+            await page.fill("#task-prompt", "Analyze pricing trends for the BLACK ROSE collection")
+            await page.click("#task-form button[type=submit]")
+            await page.wait_for_selector('[data-agent="commerce"] .badge.running', timeout=10_000)
+            await page.wait_for_selector("#tasks tr .badge.completed", timeout=10_000)
+            progress = await page.get_attribute("#tasks tbody tr progress", "value")
+            assert progress == "100"
+            await page.wait_for_selector('[data-agent="commerce"] .badge.idle', timeout=10_000)
+            await _shot(page, "dashboard-tasks", "#tasks-panel")
+            await _shot(page, "dashboard-agents", "#agents-panel")
+
+            # A Round Table competition: the four stages and a winner with reasoning.
+            await page.fill("#rt-prompt", "Generate a marketing campaign for BLACK ROSE collection")
+            await page.click("#rt-form button[type=submit]")
+            await page.wait_for_selector(
+                '#rt-stages li[data-stage="completed"].done', timeout=20_000
+            )
+            assert "Winner: offline-" in await page.inner_text('[data-role="winner"]')
+            assert "Judge (offline-judge" in await page.inner_text('[data-role="reasoning"]')
+            assert await page.locator("#rt-result tbody tr").count() == 6
+            await _shot(page, "dashboard-round-table", "#rt-panel")
+
+            # The 3D pipeline: stages to completed and a download link.
+            await page.fill("#pipeline-prompt", "Victorian rose ring in polished gold")
+            await page.click("#pipeline-form button[type=submit]")
+            await page.wait_for_selector('#pipelines [data-role="download"]', timeout=20_000)
+            await _shot(page, "dashboard-pipeline", "#pipeline-panel")
+
+            # Metrics charts move.
+            await page.wait_for_function(
+                "Number(document.querySelector('#chart-cpu').dataset.points) >= 3", timeout=10_000
+            )
+            await page.click("#range-form button[type=submit]")
+            await page.wait_for_function(
+                "Number(document.querySelector('#chart-history').dataset.points || 0) >= 1",
+                timeout=10_000,
+            )
+            await _shot(page, "dashboard-metrics", "#metrics-panel")
+            await _shot(page, "dashboard")
+
+            # The server restarts: every channel comes back by itself.
+            assert server.terminate() == 0
+            await page.wait_for_selector(
+                '.channels li[data-channel="tasks"][data-status="connecting"]', timeout=10_000
+            )
+            server = ServerProcess(tmp_path / "data", "--metrics-interval", "0.3", port=server.port)
+            await asyncio.to_thread(server.start)
+            await _all_open(page)
+            await page.fill("#task-prompt", "After the restart")
+            await page.click("#task-form button[type=submit]")
+            await page.wait_for_function(
+                "document.querySelectorAll('#tasks .badge.completed').length >= 2", timeout=15_000
+            )
+            # Only the refused reconnects while the server was down may have been logged.
+            assert all("ERR_CONNECTION_REFUSED" in e for e in errors), errors
+        async with browser_page(viewport={"width": 390, "height": 844}) as (phone, errors):
+            await phone.goto(server.base + "/")
+            await _all_open(phone)
+            width = await phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"horizontal scroll on a phone: {width}px"
+            await _shot(phone, "dashboard-phone")
+            assert errors == [], errors
+    finally:
+        assert server.terminate() == 0
+
+
+async def test_readme_browser_snippets_run_in_chromium(tmp_path: Path) -> None:
+    chromium_path()
+    page_port = free_port()
+    origin = f"http://127.0.0.1:{page_port}"
+    server = ServerProcess(tmp_path / "data", "--cors-origins", origin)
+    await asyncio.to_thread(server.start)
+    html = {
+        name: snippet(name)
+        .replace("http://127.0.0.1:8000", server.base)
+        .replace("ws://127.0.0.1:8000", server.base.replace("http", "ws"))
+        for name in ("raw-websocket", "browser-client")
+    }
+
+    async def serve(request: web.Request) -> web.Response:
+        body = html.get(request.match_info["name"])
+        if body is None:
+            raise web.HTTPNotFound
+        head = '<!doctype html><title>t</title><link rel="icon" href="data:,">'
+        return web.Response(text=head + body, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    pages = TestServer(app, host="127.0.0.1", port=page_port)
+    await pages.start_server()
+    try:
+        token = await asyncio.to_thread(server.token, "write")
+        for name, expect in (
+            ("raw-websocket", "Received:"),
+            ("browser-client", "tasks channel: open"),
+        ):
+            async with browser_page() as (page, errors):
+                logs: list[str] = []
+                page.on("console", lambda m: logs.append(m.text))
+                await page.goto(f"{origin}/{name}")
+                for _ in range(200):
+                    if any(expect in line for line in logs):
+                        break
+                    await asyncio.sleep(0.05)
+                assert any(expect in line for line in logs), logs
+                if name == "browser-client":
+                    import aiohttp
+
+                    async with aiohttp.ClientSession(
+                        headers={"Authorization": f"Bearer {token}"}
+                    ) as http:
+                        await http.post(
+                            f"{server.base}/api/v1/tasks",
+                            json={"agentType": "support", "prompt": "hello"},
+                        )
+                    for _ in range(200):
+                        if any(
+                            line.startswith("task ") and "completed 100" in line for line in logs
+                        ):
+                            break
+                        await asyncio.sleep(0.05)
+                    assert any(
+                        line.startswith("task ") and "completed 100" in line for line in logs
+                    ), logs
+                assert errors == [], errors
+    finally:
+        await pages.close()
+        assert server.terminate() == 0
