@@ -161,7 +161,7 @@ async def test_readme_browser_snippets_run_in_chromium(tmp_path: Path) -> None:
         ):
             async with browser_page() as (page, errors):
                 logs: list[str] = []
-                page.on("console", lambda m: logs.append(m.text))
+                page.on("console", lambda m, logs=logs: logs.append(m.text))
                 await page.goto(f"{origin}/{name}")
                 for _ in range(200):
                     if any(expect in line for line in logs):

@@ -75,7 +75,9 @@ async def test_killed_connections_resume_with_every_message_once_in_order(
     killed: weakref.WeakSet[Any] = weakref.WeakSet()
     fresh: list[Any] = []
     task = asyncio.create_task(reader())
-    while not hub.connections["tasks"]:
+    for _ in range(1000):  # bounded: until the reader has connected
+        if hub.connections["tasks"]:
+            break
         await asyncio.sleep(0.01)
     for n in range(total):
         await hub.publish("tasks", _update(n))
