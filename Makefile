@@ -21,13 +21,13 @@ test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check devskyy_ws tests scripts
-	$(VENV)/bin/ruff format --check devskyy_ws tests scripts
+	$(VENV)/bin/ruff check devskyy_ws tests scripts examples
+	$(VENV)/bin/ruff format --check devskyy_ws tests scripts examples
 	$(VENV)/bin/mypy
 
 fmt: $(STAMP)
-	$(VENV)/bin/ruff format devskyy_ws tests scripts
-	$(VENV)/bin/ruff check --fix devskyy_ws tests scripts
+	$(VENV)/bin/ruff format devskyy_ws tests scripts examples
+	$(VENV)/bin/ruff check --fix devskyy_ws tests scripts examples
 
 bench: $(STAMP)
 	$(PY) scripts/bench_ws.py

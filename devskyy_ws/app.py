@@ -22,6 +22,7 @@ from .keys import (
     JWT_KEY,
     ORIGINS_KEY,
     PROMETHEUS_KEY,
+    RATELIMIT_KEY,
     REQUEST_STATS_KEY,
     SERVICES_KEY,
     SETTINGS_KEY,
@@ -29,6 +30,7 @@ from .keys import (
     STORE_KEY,
 )
 from .prometheus import build_registry
+from .ratelimit import TokenBuckets, ratelimit_middleware
 from .routes import setup_routes
 from .services.container import build_services
 from .settings import Settings
@@ -59,6 +61,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
             ),
             cors_middleware(lambda r: r.app[ORIGINS_KEY]),
             error_middleware,
+            ratelimit_middleware(
+                lambda r: r.app[RATELIMIT_KEY],
+                lambda r: r.app[JWT_KEY],
+                lambda r: r.app[SETTINGS_KEY],
+            ),
             auth_middleware(lambda r: r.app[JWT_KEY]),
         ],
     )
@@ -76,6 +83,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[JWT_KEY] = JwtKeys.from_settings(settings)
     app[ORIGINS_KEY] = OriginPolicy(settings.cors_origins)
     app[REQUEST_STATS_KEY] = stats
+    app[RATELIMIT_KEY] = (
+        TokenBuckets(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+    )
     app[STORE_KEY] = store
     app[HUB_KEY] = hub
     started = time.monotonic()

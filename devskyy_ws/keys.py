@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from .auth import JwtKeys
     from .cors import OriginPolicy
     from .hub import Hub
+    from .ratelimit import TokenBuckets
     from .services.container import Services
     from .settings import Settings
     from .store.base import Store
@@ -22,6 +23,7 @@ __all__ = [
     "JWT_KEY",
     "ORIGINS_KEY",
     "PROMETHEUS_KEY",
+    "RATELIMIT_KEY",
     "REQUEST_STATS_KEY",
     "SERVICES_KEY",
     "SETTINGS_KEY",
@@ -38,3 +40,4 @@ STORE_KEY: web.AppKey[Store] = web.AppKey("devskyy_store")
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("devskyy_services")
 STARTED_KEY: web.AppKey[float] = web.AppKey("devskyy_started")
 PROMETHEUS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("devskyy_prometheus")
+RATELIMIT_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_ratelimit")

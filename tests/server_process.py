@@ -25,7 +25,7 @@ class ServerProcess:
         self.args = list(args)
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / f"server-{self.port}.log"
+        self.log_path = data_dir.parent / f"server-{self.port}-{id(self)}.log"
         self._log: IO[bytes] | None = None
 
     @property
@@ -53,6 +53,9 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
+            if "listening on" not in self.log():  # this process, not another on the port
+                time.sleep(0.05)
+                continue
             try:
                 with urllib.request.urlopen(f"{self.base}/health", timeout=1) as resp:
                     if resp.status == 200:

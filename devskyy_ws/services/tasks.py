@@ -14,6 +14,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from .. import serde
@@ -246,14 +247,14 @@ class TaskService:
                 continue
             job = asyncio.create_task(self._run(task))
             self._jobs[task_id] = job
-            try:
-                await asyncio.shield(job)
-            except asyncio.CancelledError:
-                if job.cancelled() or job.done():
-                    continue  # the job was cancelled (task cancel), the worker lives on
-                raise
-            finally:
-                self._jobs.pop(task_id, None)
+            job.add_done_callback(partial(self._forget_job, task_id))
+            # Wait for the job (one at a time per worker). A cancelled job (task
+            # cancel) leaves the worker running; a cancelled worker (shutdown) leaves
+            # the job to stop(), which gives it the grace period.
+            await asyncio.wait([job])
+
+    def _forget_job(self, task_id: str, _: asyncio.Task[None]) -> None:
+        self._jobs.pop(task_id, None)
 
     async def _publish(self, task: TaskRecord) -> None:
         data: dict[str, Any] = {

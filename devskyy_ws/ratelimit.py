@@ -1,0 +1,101 @@
+"""REST rate limiting: a token bucket per token subject, per client address otherwise.
+
+As the API document says, it applies to the REST API, not to WebSockets (nor to the
+health checks and static files, which are public). The bucket table is bounded, so a
+flood of distinct addresses cannot grow memory without limit.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from .auth import AuthError, JwtKeys
+from .errors import error_response
+from .proxy import client_address
+from .settings import Settings
+
+__all__ = ["TokenBuckets", "ratelimit_middleware"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class TokenBuckets:
+    """`rate` tokens per second up to `burst`; one request costs one token."""
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str, now: float | None = None) -> tuple[bool, float, float]:
+        """(allowed, tokens left, seconds until the next token)."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.pop(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+        return allowed, tokens, wait
+
+    def full_in(self, tokens: float) -> float:
+        return (self.burst - tokens) / self.rate
+
+
+def _key(request: web.Request, keys: JwtKeys, settings: Settings) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        try:
+            return "sub:" + keys.verify(token.strip()).sub
+        except AuthError:
+            pass
+    return "addr:" + client_address(request, settings.trusted_proxies)
+
+
+def ratelimit_middleware(
+    buckets_for: Callable[[web.Request], TokenBuckets | None],
+    keys_for: Callable[[web.Request], JwtKeys],
+    settings_for: Callable[[web.Request], Settings],
+) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        buckets = buckets_for(request)
+        match = request.match_info
+        if (
+            buckets is None
+            or request.method == "OPTIONS"
+            or match.http_exception is not None
+            or getattr(match.handler, "__devskyy_public__", False)
+        ):
+            return await handler(request)
+        allowed, left, wait = buckets.take(_key(request, keys_for(request), settings_for(request)))
+        headers = {
+            "X-RateLimit-Limit": str(buckets.burst),
+            "X-RateLimit-Remaining": str(math.floor(left)),
+            "X-RateLimit-Reset": str(math.ceil(buckets.full_in(left))),
+        }
+        if not allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
+            return error_response(
+                429,
+                "rate_limited",
+                "Too many requests; retry after the Retry-After delay.",
+                headers=headers,
+            )
+        response = await handler(request)
+        if not response.prepared:
+            response.headers.update(headers)
+        return response
+
+    return middleware
