@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         history_size=settings.history_size,
         history_ttl=settings.history_ttl,
         max_connections=settings.max_connections,
-        broker=open_broker(settings.broker),
+        broker=open_broker(settings.broker, settings.history_size),
     )
     stats = RequestStats()
     app[SETTINGS_KEY] = settings

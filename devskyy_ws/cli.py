@@ -274,7 +274,6 @@ def _token(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from aiohttp import web
 
     from .app import create_app
 
@@ -288,6 +287,17 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         app = create_app(settings)
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
+    try:
+        _run(app, settings)
+    except Exception as exc:  # a dependency that is down at start-up: say so, no traceback
+        logging.getLogger("devskyy_ws").error("could not start: %s (%s)", exc, type(exc).__name__)
+        return 1
+    return 0
+
+
+def _run(app: Any, settings: Settings) -> None:
+    from aiohttp import web
+
     web.run_app(
         app,
         host=settings.host,
@@ -300,7 +310,6 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         ),
         handle_signals=True,
     )
-    return 0
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:

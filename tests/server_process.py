@@ -65,23 +65,12 @@ class ServerProcess:
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
 
     def token(self, scope: str = "admin", sub: str = "tests") -> str:
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "devskyy_ws",
-                "token",
-                "--sub",
-                sub,
-                "--scope",
-                scope,
-                "--data-dir",
-                str(self.data_dir),
-            ],
-            check=True,
-            capture_output=True,
-            env=self.env,
-        )
+        secret: list[str] = []
+        if "--jwt-secret" in self.args:
+            secret = ["--jwt-secret", self.args[self.args.index("--jwt-secret") + 1]]
+        command = [sys.executable, "-m", "devskyy_ws", "token", "--sub", sub, "--scope", scope]
+        command += ["--data-dir", str(self.data_dir), *secret]
+        out = subprocess.run(command, check=True, capture_output=True, env=self.env)
         return out.stdout.decode().strip()
 
     def log(self) -> str:

@@ -1,0 +1,229 @@
+"""The Redis backplane: one Redis Stream per channel, read once per instance.
+
+Why streams and not pub/sub: a stream keeps the last `--history-size` entries, so an
+instance whose Redis connection drops reads on from its last stream ID when it is back
+(no loss, no duplicate), and a reconnecting client can be replayed from Redis on any
+instance. Pub/sub forgets everything said while a subscriber was away.
+
+Order: a small Lua script increments the channel's counter and appends the entry with
+the stream ID `<seq>-1` in one atomic step, so every instance sees the same seq for the
+same message, in the same order. The channel's epoch lives in Redis too, so it survives
+a server restart (and changes only when Redis itself lost the stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from . import serde
+from .frames import text_frame
+from .messages import CHANNELS
+
+if TYPE_CHECKING:
+    from .hub import Entry, Hub
+
+__all__ = ["RedisBroker"]
+
+log = logging.getLogger("devskyy_ws.redis")
+
+_PUBLISH = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'd', ARGV[1])
+return seq
+"""
+OUTBOX_LIMIT = 10_000
+
+
+class RedisBroker:
+    """Args:
+    url: ``redis://host:port/db``; ``?prefix=name`` namespaces every key (tests use it).
+    """
+
+    def __init__(self, url: str, *, history_size: int = 1000, block_ms: int = 1000) -> None:
+        query = parse_qs(urlsplit(url).query)
+        self.prefix = query.get("prefix", ["devskyy"])[0]
+        self.url = url.split("?", 1)[0]
+        self.history_size = max(history_size, 1)
+        self.block_ms = block_ms
+        self._redis: Any = None  # redis-py types do not follow decode_responses
+        self._hub: Hub | None = None
+        self._readers: list[asyncio.Task[None]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
+        self._waiters: dict[tuple[str, int], asyncio.Future[int]] = {}
+        self._delivered: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self._healthy = False
+        self._down_since: float | None = None
+        self._script: Any = None
+
+    def _key(self, kind: str, channel: str) -> str:
+        return f"{self.prefix}:{kind}:{channel}"
+
+    @property
+    def healthy(self) -> bool:
+        return self._healthy
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self, hub: Hub) -> None:
+        self._hub = hub
+        self._redis = aioredis.from_url(
+            self.url, decode_responses=True, client_name=f"devskyy:{self.prefix}"
+        )
+        self._script = self._redis.register_script(_PUBLISH)
+        await self._redis.ping()  # readiness only once the broker answers
+        self._healthy = True
+        last_ids: dict[str, str] = {}
+        for channel in CHANNELS:
+            hub.epochs[channel] = await self._epoch(channel)
+            last = await self._redis.xrevrange(self._key("ch", channel), count=1)
+            last_ids[channel] = last[0][0] if last else "0-0"
+            hub.seqs[channel] = int(last_ids[channel].split("-")[0])
+        self._readers = [asyncio.create_task(self._read(c, last_ids[c])) for c in CHANNELS]
+        self._flusher = asyncio.create_task(self._flush_outbox())
+
+    async def stop(self) -> None:
+        for task in [*self._readers, *([self._flusher] if self._flusher else [])]:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def _epoch(self, channel: str) -> str:
+        assert self._redis is not None
+        key = self._key("epoch", channel)
+        await self._redis.set(key, secrets.token_hex(4), nx=True)
+        return str(await self._redis.get(key))
+
+    def _down(self, exc: BaseException) -> None:
+        if self._healthy:
+            log.error("Redis broker down (%s); publishes wait in the outbox", type(exc).__name__)
+            self._down_since = time.monotonic()
+        self._healthy = False
+
+    def _up(self) -> None:
+        if not self._healthy:
+            outage = time.monotonic() - (self._down_since or time.monotonic())
+            log.warning("Redis broker back after %.1fs", outage)
+        self._healthy = True
+
+    # -- publishing ----------------------------------------------------------------
+    async def publish(self, channel: str, doc: dict[str, Any]) -> int:
+        """Append to the stream; returns the local deliveries once this instance read it."""
+        if self._outbox or not self._healthy:
+            self._enqueue(channel, doc)
+            return 0
+        try:
+            seq = int(await self._append(channel, doc))
+        except (RedisError, OSError) as exc:
+            self._down(exc)
+            self._enqueue(channel, doc)
+            return 0
+        assert self._hub is not None
+        if (channel, seq) in self._delivered:
+            return self._delivered[(channel, seq)]  # the reader was quicker than us
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiters[(channel, seq)] = future
+        try:
+            return await asyncio.wait_for(future, 5.0)
+        except TimeoutError:
+            return 0
+        finally:
+            self._waiters.pop((channel, seq), None)
+
+    async def _append(self, channel: str, doc: dict[str, Any]) -> Any:
+        assert self._script is not None
+        return await self._script(
+            keys=[self._key("ch", channel), self._key("seq", channel)],
+            args=[json.dumps(doc, separators=(",", ":")), self.history_size],
+        )
+
+    def _enqueue(self, channel: str, doc: dict[str, Any]) -> None:
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            dropped = self._outbox.popleft()
+            log.error("outbox full: dropped the oldest message on %s", dropped[0])
+        self._outbox.append((channel, doc))
+
+    async def _flush_outbox(self) -> None:
+        """Send what was published during an outage, in publish order."""
+        while True:
+            if not self._outbox:
+                await asyncio.sleep(0.05)
+                continue
+            channel, doc = self._outbox[0]
+            try:
+                await self._append(channel, doc)
+            except (RedisError, OSError) as exc:
+                self._down(exc)
+                await asyncio.sleep(0.2)
+                continue
+            self._outbox.popleft()
+
+    # -- reading -------------------------------------------------------------------
+    async def _read(self, channel: str, last_id: str) -> None:
+        assert self._redis is not None and self._hub is not None
+        key = self._key("ch", channel)
+        attempt = 0
+        while True:
+            try:
+                answer = await self._redis.xread({key: last_id}, block=self.block_ms, count=500)
+                self._up()
+                attempt = 0
+            except (RedisError, OSError) as exc:
+                self._down(exc)
+                attempt += 1
+                await asyncio.sleep(min(5.0, 0.05 * 2**attempt))
+                with contextlib.suppress(RedisError, OSError):
+                    epoch = await self._epoch(channel)
+                    if epoch != self._hub.epochs[channel]:  # Redis lost the stream: a new history
+                        self._hub.epochs[channel] = epoch
+                        last_id = "0-0"
+                continue
+            for _, entries in answer or []:
+                for entry_id, fields in entries:
+                    last_id = entry_id
+                    seq = int(entry_id.split("-")[0])
+                    delivered = self._hub.deliver(
+                        channel, seq, self._hub.epochs[channel], json.loads(fields["d"])
+                    )
+                    waiter = self._waiters.get((channel, seq))
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(delivered)
+                    self._delivered[(channel, seq)] = delivered
+                    if len(self._delivered) > 1024:
+                        self._delivered.popitem(last=False)
+
+    async def history_since(self, channel: str, since: int) -> list[Entry] | None:
+        """Entries after `since` from the stream, or None when the stream lost them."""
+        from .hub import Entry
+
+        assert self._redis is not None
+        try:
+            rows = await self._redis.xrange(
+                self._key("ch", channel), min=f"{since + 1}-0", max="+", count=self.history_size
+            )
+        except (RedisError, OSError):
+            return None
+        if not rows or int(rows[0][0].split("-")[0]) != since + 1:
+            return None
+        epoch = self._hub.epochs[channel] if self._hub else ""
+        out = []
+        for entry_id, fields in rows:
+            seq = int(entry_id.split("-")[0])
+            doc = json.loads(fields["d"])
+            doc["seq"], doc["epoch"] = seq, epoch
+            payload = serde.dumps(doc).encode()
+            out.append(Entry(seq, doc, payload, text_frame(payload), time.monotonic()))
+        return out
