@@ -173,7 +173,8 @@ class RedisBroker:
 
     # -- reading -------------------------------------------------------------------
     async def _read(self, channel: str, last_id: str) -> None:
-        assert self._redis is not None and self._hub is not None
+        assert self._redis is not None
+        assert self._hub is not None
         key = self._key("ch", channel)
         attempt = 0
         while True:

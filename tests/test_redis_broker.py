@@ -161,7 +161,7 @@ async def test_health_reports_a_broker_outage(
     assert resp.status == 503 and (await resp.json())["services"]["broker"] == "down"
 
 
-async def test_an_unreachable_broker_fails_start_up_clearly(tmp_path: Path) -> None:
+def test_an_unreachable_broker_fails_start_up_clearly(tmp_path: Path) -> None:
     import subprocess
     import sys
 
