@@ -6,9 +6,10 @@ in a host application with `add_subapp`, whose lifecycle then starts and stops i
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 
@@ -107,7 +108,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
-    """Open the store, then the hub, then the services; close in reverse."""
+    """Open the store, then the hub, then the services; close in reverse.
+
+    Every closing step has a deadline, so one stuck dependency cannot keep the process
+    from exiting: it is logged and the next step runs.
+    """
     settings = app[SETTINGS_KEY]
     store, hub, services = app[STORE_KEY], app[HUB_KEY], app[SERVICES_KEY]
     await store.open()
@@ -115,14 +120,28 @@ async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
         await hub.start()
         try:
             await services.start()
-            log.info("devskyy_ws ready (store=%s, broker=%s)", store.name, settings.broker)
+            log.info(
+                "devskyy_ws ready (store=%s, broker=%s)", store.name, settings.broker.split("?")[0]
+            )
             yield
         finally:
-            await services.stop(settings.shutdown_grace)
-            await hub.close_all(1001)
-            await hub.stop()
+            await _step(
+                "services", services.stop(settings.shutdown_grace), settings.shutdown_grace + 5
+            )
+            await _step("sockets", hub.close_all(1001), 5)
+            await _step("broker", hub.stop(), 5)
     finally:
-        await store.close()
+        await _step("store", store.close(), 5)
+
+
+async def _step(name: str, closing: Awaitable[None], deadline: float) -> None:
+    try:
+        await asyncio.wait_for(closing, deadline)
+        log.debug("shutdown: %s closed", name)
+    except TimeoutError:
+        log.error("shutdown: %s did not close within %.0fs; going on", name, deadline)
+    except Exception:
+        log.exception("shutdown: closing %s failed", name)
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -172,6 +172,20 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ),
     ("--broker", "DEVSKYY_BROKER", "broker", str, "memory:// or redis://host:port/db"),
     ("--database", "DEVSKYY_DATABASE", "database", str, "sqlite:///path or postgresql://..."),
+    (
+        "--instance-id",
+        "DEVSKYY_INSTANCE_ID",
+        "instance_id",
+        str,
+        "stable name of this instance (host:port)",
+    ),
+    (
+        "--task-lease",
+        "DEVSKYY_TASK_LEASE",
+        "task_lease",
+        _number(float, 0.1),
+        "seconds before another instance fails a dead instance's running tasks (15)",
+    ),
 ]
 
 COMMON_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [

@@ -98,6 +98,15 @@ class Settings:
     # Scale-out back ends.
     broker: str = "memory://"
     database: str | None = None
+    instance_id: str | None = None
+    task_lease: float = attrs.field(default=15.0, validator=_positive)
+
+    @property
+    def effective_instance_id(self) -> str:
+        """Stable across restarts, so an instance recovers its own work and no one else's."""
+        import socket
+
+        return self.instance_id or f"{socket.gethostname()}:{self.port}"
 
     @property
     def effective_heartbeat(self) -> float:

@@ -79,8 +79,14 @@ class ServerProcess:
     def terminate(self, timeout: float = 15.0) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=timeout)
-        self._close_log()
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # never leave a stuck server behind
+            self.proc.wait(timeout=10)
+            raise
+        finally:
+            self._close_log()
         return code
 
     def kill(self) -> None:

@@ -1,10 +1,15 @@
-"""Real Redis and PostgreSQL for tests, with a unique namespace each, cleaned up after."""
+"""Real Redis and PostgreSQL for tests, with a unique namespace each, cleaned up after.
+
+The fixtures are synchronous (they run their own short event loop) so that any test,
+sync or async, and other fixtures can depend on them.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,42 +19,44 @@ REDIS = "redis://127.0.0.1:6379/0"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-async def _redis_up() -> bool:
+def _listening(port: int) -> bool:
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", 6379), 1)
-        writer.write(b"PING\r\n")
-        line = await asyncio.wait_for(reader.readline(), 1)
-        writer.close()
-        return line.startswith(b"+PONG")
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
     except OSError:
         return False
 
 
 @pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
+def redis_url() -> Iterator[str]:
     """A redis:// URL with a fresh key prefix; every key under it is deleted afterwards."""
-    require(await _redis_up(), "Redis is not running on 127.0.0.1:6379")
-    import redis.asyncio as aioredis
-
+    require(_listening(6379), "Redis is not running on 127.0.0.1:6379")
     prefix = f"devskyy-test-{secrets.token_hex(4)}"
     yield f"{REDIS}?prefix={prefix}"
-    client = aioredis.from_url(REDIS)
-    async for key in client.scan_iter(match=f"{prefix}:*"):
-        await client.delete(key)
-    await client.aclose()
+
+    async def clean() -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.from_url(REDIS)
+        async for key in client.scan_iter(match=f"{prefix}:*"):
+            await client.delete(key)
+        await client.aclose()
+
+    asyncio.run(clean())
 
 
 @pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
+def postgres_url() -> Iterator[str]:
     """A postgresql:// URL with a fresh schema, dropped afterwards."""
-    try:
-        import asyncpg
-
-        conn = await asyncio.wait_for(asyncpg.connect(POSTGRES), 3)
-    except (OSError, TimeoutError, ImportError) as exc:
-        require(False, f"PostgreSQL is not reachable on 127.0.0.1:5432 ({type(exc).__name__})")
-        raise
+    require(_listening(5432), "PostgreSQL is not running on 127.0.0.1:5432")
     schema = f"devskyy_test_{secrets.token_hex(4)}"
     yield f"{POSTGRES}?schema={schema}"
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    await conn.close()
+
+    async def drop() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(POSTGRES)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+
+    asyncio.run(drop())

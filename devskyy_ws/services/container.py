@@ -102,6 +102,8 @@ def build_services(
         providers,
         max_concurrent=settings.max_concurrent_tasks,
         step_delay=settings.task_step_delay,
+        instance_id=settings.effective_instance_id,
+        lease_s=settings.task_lease,
     )
     round_table = RoundTableService(store, hub, providers)
     tasks.round_table = round_table.run_for_task

@@ -33,6 +33,8 @@ __all__ = ["MAX_PROMPT_BYTES", "TaskService", "new_task_id"]
 log = logging.getLogger("devskyy_ws.tasks")
 
 MAX_PROMPT_BYTES = 32 * 1024
+LEASE_S = 15.0  # a running task's owner renews its lease every LEASE_S / 3
+POLL_S = 0.25  # how often instances sharing a store look for unclaimed tasks
 TERMINAL = ("completed", "failed", "cancelled")
 
 # A task sent through the Round Table: (task, progress callback) -> winning completion.
@@ -68,6 +70,7 @@ class TaskService:
         max_concurrent: int = 8,
         step_delay: float = 0.0,
         instance_id: str | None = None,
+        lease_s: float = LEASE_S,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -76,34 +79,100 @@ class TaskService:
         self.max_concurrent = max_concurrent
         self.step_delay = step_delay
         self.instance_id = instance_id or secrets.token_hex(4)
+        self.lease_s = lease_s
         self.round_table: RoundTableRunner | None = None
         self.active: dict[str, TaskRecord] = {}
         self.finished: dict[str, int] = {}
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
+        self._background: list[asyncio.Task[None]] = []
         self._accepting = False
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
-        for doc in await self.store.in_status("task", ["running"]):
-            task = serde.structure(doc, TaskRecord)
-            task.status = "failed"
-            task.error = "interrupted by restart"
-            task.metrics.end_time = utcnow()
-            await self.store.put(task_row(task))
-        for doc in await self.store.in_status("task", ["pending"]):
-            task = serde.structure(doc, TaskRecord)
-            self.active[task.task_id] = task
-            self._queue.put_nowait(task.task_id)
+        """Recover what a previous run of this instance left behind, then take work.
+
+        Alone on its store, the instance owns everything: running tasks failed with it.
+        Sharing a store, it only recovers its own; other instances' leases protect theirs.
+        """
+        shared = self.store.shared
+        leftovers = (
+            await self.store.release("task", self.instance_id, ["running"])
+            if shared
+            else await self.store.in_status("task", ["running"])
+        )
+        for doc in leftovers:
+            await self._interrupt(serde.structure(doc, TaskRecord), "interrupted by restart")
+        await self.store.disown("task", "pending", self.instance_id if shared else None)
+        if not shared:
+            for doc in await self.store.in_status("task", ["pending"]):
+                task = serde.structure(doc, TaskRecord)
+                self.active[task.task_id] = task
+                self._queue.put_nowait(task.task_id)
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_concurrent)]
+        if shared:
+            self._background = [
+                asyncio.create_task(self._poll_shared_queue()),
+                asyncio.create_task(self._keep_leases()),
+            ]
         self.hub.snapshot_providers["tasks"] = self.snapshot
         self._accepting = True
+
+    async def _interrupt(self, task: TaskRecord, reason: str) -> bool:
+        task.status = "failed"
+        task.error = reason
+        task.metrics.end_time = utcnow()
+        if await self.store.put_if(task_row(task), "running"):
+            await self._publish(task)
+            return True
+        return False
+
+    async def _poll_shared_queue(self) -> None:
+        """Several instances, one table: take pending tasks nobody has claimed yet."""
+        while True:
+            await asyncio.sleep(POLL_S)
+            free = self.max_concurrent - len(self._jobs) - self._queue.qsize()
+            if free <= 0:
+                continue
+            try:
+                docs = await self.store.unclaimed("task", "pending", free)
+            except Exception:
+                log.exception("polling for tasks failed")
+                continue
+            for doc in docs:
+                task = serde.structure(doc, TaskRecord)
+                if task.task_id not in self.active:
+                    self.active[task.task_id] = task
+                    self._queue.put_nowait(task.task_id)
+
+    async def _keep_leases(self) -> None:
+        """Renew our leases, honour cancels made elsewhere, fail work of dead instances."""
+        while True:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                running = list(self._jobs)
+                await self.store.renew("task", running, self.instance_id, self.lease_s)
+                for task_id, status in (await self.store.status_of("task", running)).items():
+                    task = self.active.get(task_id)
+                    if status == "cancelled" and task is not None and not task.finished:
+                        task.status = "cancelled"
+                        job = self._jobs.pop(task_id, None)
+                        if job is not None:
+                            job.cancel()
+                        self.active.pop(task_id, None)
+                        await self.agents.task_finished(task, None)
+                for doc in await self.store.expired("task", "running", time.time()):
+                    task = serde.structure(doc, TaskRecord)
+                    if task.task_id not in self._jobs:
+                        await self._interrupt(task, "interrupted: its instance stopped responding")
+            except Exception:
+                log.exception("lease upkeep failed")
 
     async def stop(self, grace: float) -> None:
         """Stop taking work, let running tasks finish within `grace`, fail the rest."""
         self._accepting = False
-        for worker in self._workers:
+        for worker in [*self._workers, *self._background]:
             worker.cancel()
         jobs = list(self._jobs.values())
         if jobs:
@@ -221,6 +290,8 @@ class TaskService:
         if task.finished:
             raise Conflict("task_finished", f"Task {task_id} already {task.status}.")
         was_running = task.status == "running"
+        local = task_id in self.active
+        previous = task.status
         task.status = "cancelled"
         task.error = "cancelled by request"
         task.metrics.end_time = utcnow()
@@ -228,10 +299,13 @@ class TaskService:
         if job is not None:
             job.cancel()
         self.active.pop(task_id, None)
+        if not await self.store.put_if(task_row(task), previous) and not local:
+            # it moved on elsewhere meanwhile; say what it is now
+            current = await self.get(task_id)
+            raise Conflict("task_finished", f"Task {task_id} already {current.status}.")
         self.finished["cancelled"] = self.finished.get("cancelled", 0) + 1
-        await self.store.put(task_row(task))
         await self._publish(task)
-        if was_running:
+        if was_running and local:
             await self.agents.task_finished(task, None)
         return task
 
@@ -242,7 +316,9 @@ class TaskService:
             task = self.active.get(task_id)
             if task is None or task.status != "pending":
                 continue
-            if not await self.store.claim("task", task_id, "pending", self.instance_id):
+            if not await self.store.claim(
+                "task", task_id, "pending", self.instance_id, self.lease_s
+            ):
                 self.active.pop(task_id, None)  # another instance took it
                 continue
             job = asyncio.create_task(self._run(task))
@@ -261,6 +337,7 @@ class TaskService:
             "agent_id": f"{task.agent_type}-001",
             "agent_type": task.agent_type,
             "technique_used": task.technique_used,
+            "instance": self.instance_id,
         }
         if task.error:
             data["error"] = task.error
@@ -289,7 +366,9 @@ class TaskService:
         task.status = "running"
         task.metrics.start_time = utcnow()
         started_at = serde.format_timestamp(task.metrics.start_time)
-        await self.store.put(task_row(task))
+        if not await self.store.put_if(task_row(task), "pending"):
+            self.active.pop(task.task_id, None)  # cancelled between claim and start
+            return
         await self.agents.task_started(task, started_at)
         await self._progress(task, 5.0)
         try:
@@ -317,8 +396,9 @@ class TaskService:
         task.metrics.end_time = utcnow()
         task.metrics.latency_ms = round((time.perf_counter() - started) * 1000.0, 3)
         self.active.pop(task.task_id, None)
+        if not await self.store.put_if(task_row(task), "running"):
+            return  # cancelled (or failed by a sweeper) elsewhere: theirs is the last word
         self.finished[task.status] = self.finished.get(task.status, 0) + 1
-        await self.store.put(task_row(task))
         await self._publish(task)
         await self.agents.task_finished(task, started_at)
 

@@ -16,4 +16,12 @@ def open_store(url: str) -> Store:
     """
     if url.startswith("sqlite:///"):
         return SqliteStore(url.removeprefix("sqlite:///"))
+    if url.startswith(("postgresql://", "postgres://")):
+        try:
+            from .postgres import PostgresStore
+        except ImportError as exc:
+            raise ValueError(
+                "postgresql:// needs asyncpg: pip install devskyy-ws[postgres]"
+            ) from exc
+        return PostgresStore(url)
     raise ValueError(f"unsupported database URL {url!r}; use sqlite:/// or postgresql://")

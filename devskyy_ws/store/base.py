@@ -75,8 +75,31 @@ class Store(Protocol):
 
     async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]: ...
 
-    async def claim(self, kind: str, id: str, from_status: str, owner: str) -> bool:
+    shared: bool
+    """True when several instances share this store (they then poll for work)."""
+
+    async def claim(
+        self, kind: str, id: str, from_status: str, owner: str, lease_s: float = 30.0
+    ) -> bool:
         """Atomically take a queued record so exactly one instance runs it."""
+
+    async def put_if(self, row: Row, expected_status: str) -> bool:
+        """Write only if the stored status is still `expected_status` (no lost cancel)."""
+
+    async def status_of(self, kind: str, ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def renew(self, kind: str, ids: Sequence[str], owner: str, lease_s: float) -> None: ...
+
+    async def expired(self, kind: str, status: str, now: float) -> list[dict[str, Any]]:
+        """Records in `status` whose owner's lease ran out (a dead instance)."""
+
+    async def unclaimed(self, kind: str, status: str, limit: int) -> list[dict[str, Any]]: ...
+
+    async def release(self, kind: str, owner: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
+        """Records of `owner` in `statuses` (its own leftovers after a restart)."""
+
+    async def disown(self, kind: str, status: str, owner: str | None) -> None:
+        """Forget the owner of records in `status` (of `owner`, or of anyone if None)."""
 
     async def agent_totals(self, agent_type: str) -> dict[str, float]:
         """completed, failed, avg_latency_ms and total_cost_usd over an agent's tasks."""

@@ -25,6 +25,16 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ),
 ]
 
+MIGRATIONS.append(
+    (
+        2,
+        [
+            "ALTER TABLE records ADD COLUMN lease_until {real}",
+            "CREATE INDEX IF NOT EXISTS records_pending ON records (kind, status, owner, created_at)",
+        ],
+    )
+)
+
 # (source, target, bucket width in seconds)
 ROLLUPS: list[tuple[str, str, float]] = [("raw", "minute", 60.0), ("minute", "hour", 3600.0)]
 

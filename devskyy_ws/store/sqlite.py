@@ -10,6 +10,7 @@ import asyncio
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ T = TypeVar("T")
 
 class SqliteStore:
     name = "sqlite"
+    shared = False
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -200,16 +202,106 @@ class SqliteStore:
 
         return await self._run(run)
 
-    async def claim(self, kind: str, id: str, from_status: str, owner: str) -> bool:
+    async def claim(
+        self, kind: str, id: str, from_status: str, owner: str, lease_s: float = 30.0
+    ) -> bool:
         def run(db: sqlite3.Connection) -> bool:
             cur = db.execute(
-                "UPDATE records SET owner = ? WHERE id = ? AND kind = ? AND status = ?"
-                " AND owner IS NULL",
-                (owner, id, kind, from_status),
+                "UPDATE records SET owner = ?, lease_until = ? WHERE id = ? AND kind = ?"
+                " AND status = ? AND owner IS NULL",
+                (owner, time.time() + lease_s, id, kind, from_status),
             )
             return cur.rowcount == 1
 
         return await self._run(run)
+
+    async def put_if(self, row: Row, expected_status: str) -> bool:
+        text = json.dumps(row.doc, separators=(",", ":"))
+
+        def run(db: sqlite3.Connection) -> bool:
+            cur = db.execute(
+                "UPDATE records SET status = ?, latency_ms = ?, cost_usd = ?, technique = ?,"
+                " doc = ? WHERE id = ? AND status = ?",
+                (
+                    row.status,
+                    row.latency_ms,
+                    row.cost_usd,
+                    row.technique,
+                    text,
+                    row.id,
+                    expected_status,
+                ),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(run)
+
+    async def status_of(self, kind: str, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+
+        def run(db: sqlite3.Connection) -> dict[str, str]:
+            rows = db.execute(
+                f"SELECT id, status FROM records WHERE kind = ? AND id IN ({marks})", (kind, *ids)
+            ).fetchall()
+            return {str(r[0]): str(r[1]) for r in rows}
+
+        return await self._run(run)
+
+    async def renew(self, kind: str, ids: Sequence[str], owner: str, lease_s: float) -> None:
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        until = time.time() + lease_s
+        await self._run(
+            lambda db: db.execute(
+                f"UPDATE records SET lease_until = ? WHERE kind = ? AND owner = ? AND id IN ({marks})",
+                (until, kind, owner, *ids),
+            )
+        )
+
+    async def expired(self, kind: str, status: str, now: float) -> list[dict[str, Any]]:
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                "SELECT doc FROM records WHERE kind = ? AND status = ? AND lease_until < ?",
+                (kind, status, now),
+            ).fetchall()
+            return [json.loads(r[0]) for r in rows]
+
+        return await self._run(run)
+
+    async def unclaimed(self, kind: str, status: str, limit: int) -> list[dict[str, Any]]:
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                "SELECT doc FROM records WHERE kind = ? AND status = ? AND owner IS NULL"
+                " ORDER BY created_at LIMIT ?",
+                (kind, status, limit),
+            ).fetchall()
+            return [json.loads(r[0]) for r in rows]
+
+        return await self._run(run)
+
+    async def release(self, kind: str, owner: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
+        marks = ",".join("?" * len(statuses))
+
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = db.execute(
+                f"SELECT doc FROM records WHERE kind = ? AND owner = ? AND status IN ({marks})",
+                (kind, owner, *statuses),
+            ).fetchall()
+            return [json.loads(r[0]) for r in rows]
+
+        return await self._run(run)
+
+    async def disown(self, kind: str, status: str, owner: str | None) -> None:
+        where, args = "kind = ? AND status = ?", [kind, status]
+        if owner is not None:
+            where += " AND owner = ?"
+            args.append(owner)
+        await self._run(
+            lambda db: db.execute(f"UPDATE records SET owner = NULL WHERE {where}", args)
+        )
 
     async def agent_totals(self, agent_type: str) -> dict[str, float]:
         def run(db: sqlite3.Connection) -> dict[str, float]:
