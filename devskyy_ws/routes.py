@@ -6,6 +6,7 @@ from aiohttp import web
 
 from .handlers import (
     agents,
+    docs,
     events,
     health,
     monitoring,
@@ -59,3 +60,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/ws/{channel}", ws.channel_socket)
     r.add_get("/static/{name}", static.static_file)
     r.add_get("/", static.dashboard)
+    r.add_get("/api/v1/openapi.json", docs.openapi)
+    r.add_get("/api/v1/asyncapi.json", docs.asyncapi)
+    r.add_get("/api/docs", docs.docs_page)

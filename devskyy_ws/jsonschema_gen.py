@@ -1,0 +1,112 @@
+"""JSON Schema from the attrs classes, with the converter's field names.
+
+The OpenAPI and AsyncAPI documents are generated from the same classes the server
+serializes with, so the contract cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import datetime
+from typing import Any, Literal, Union, get_args, get_origin
+
+import attrs
+
+from .records import CAMEL_CASE
+from .serde import camel
+
+__all__ = ["SchemaSet"]
+
+
+def _validator_facts(validator: Any) -> dict[str, Any]:
+    """enum / minimum / maximum / minLength read from attrs validators."""
+    out: dict[str, Any] = {}
+    if validator is None:
+        return out
+    for inner in getattr(validator, "_validators", None) or [validator]:
+        options = getattr(inner, "options", None)
+        if options is not None:
+            out["enum"] = list(options)
+        op, bound = getattr(inner, "compare_op", None), getattr(inner, "bound", None)
+        if op in (">=", ">") and bound is not None:
+            out["minimum"] = bound
+        if op in ("<=", "<") and bound is not None:
+            out["maximum"] = bound
+        if type(inner).__name__ == "_MinLengthValidator":
+            out["minLength"] = inner.min_length
+        if type(inner).__name__ == "_AndValidator":
+            out.update(_validator_facts(inner))
+    return out
+
+
+class SchemaSet:
+    """Collects named component schemas; `ref(cls)` adds a class and returns its $ref."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.schemas: dict[str, dict[str, Any]] = {}
+
+    def ref(self, cls: type[Any]) -> dict[str, Any]:
+        name = cls.__name__
+        if name not in self.schemas:
+            self.schemas[name] = {}  # placeholder against recursion
+            self.schemas[name] = self._object(cls)
+        return {"$ref": f"{self.prefix}{name}"}
+
+    def _object(self, cls: type[Any]) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls)
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for field in attrs.fields(cls):
+            wire = camel(field.name) if cls in CAMEL_CASE else field.name
+            schema = self.for_type(hints[field.name])
+            schema.update(_validator_facts(field.validator))
+            if isinstance(field.default, str | int | float | bool):
+                schema["default"] = field.default
+            properties[wire] = schema
+            omitted_when_default = field.name in ("seq", "epoch") and field.default is None
+            if field.default is attrs.NOTHING or not omitted_when_default:
+                required.append(wire)
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": False,
+        }
+
+    def for_type(self, hint: Any) -> dict[str, Any]:
+        origin = get_origin(hint)
+        if hint is str:
+            return {"type": "string"}
+        if hint is bool:
+            return {"type": "boolean"}
+        if hint is int:
+            return {"type": "integer"}
+        if hint is float:
+            return {"type": "number"}
+        if hint is datetime:
+            return {"type": "string", "format": "date-time"}
+        if hint is Any:
+            return {}
+        if origin is Literal:
+            return {"const": get_args(hint)[0], "type": "string"}
+        if origin in (Union, types.UnionType):
+            options = [a for a in get_args(hint) if a is not type(None)]
+            inner = [self.for_type(a) for a in options]
+            nullable = len(options) != len(get_args(hint))
+            if nullable:
+                inner.append({"type": "null"})
+            return inner[0] if len(inner) == 1 else {"anyOf": inner}
+        if origin in (list, tuple):
+            args = get_args(hint)
+            return {"type": "array", "items": self.for_type(args[0]) if args else {}}
+        if origin is dict:
+            args = get_args(hint)
+            value = self.for_type(args[1]) if len(args) == 2 else {}
+            return (
+                {"type": "object", "additionalProperties": value} if value else {"type": "object"}
+            )
+        if attrs.has(hint):
+            return self.ref(hint)
+        raise TypeError(f"no JSON Schema for {hint!r}")
