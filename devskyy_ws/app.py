@@ -19,6 +19,7 @@ from .cors import OriginPolicy, cors_middleware
 from .errors import error_middleware
 from .hub import Hub
 from .keys import (
+    HANDSHAKE_KEY,
     HUB_KEY,
     JWT_KEY,
     ORIGINS_KEY,
@@ -84,6 +85,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[JWT_KEY] = JwtKeys.from_settings(settings)
     app[ORIGINS_KEY] = OriginPolicy(settings.cors_origins)
     app[REQUEST_STATS_KEY] = stats
+    app[HANDSHAKE_KEY] = (
+        TokenBuckets(settings.handshake_rate, settings.handshake_burst)
+        if settings.handshake_rate > 0
+        else None
+    )
     app[RATELIMIT_KEY] = (
         TokenBuckets(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
     )

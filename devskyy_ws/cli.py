@@ -118,6 +118,12 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "accept permessage-deflate (off; see docs/benchmarks.md)",
     ),
     ("--ws-auth", "DEVSKYY_WS_AUTH", "ws_auth", str, "off, optional or required"),
+    ("--ws-auth-grace", "DEVSKYY_WS_AUTH_GRACE", "ws_auth_grace", _number(float, 0.01),
+     "seconds an unauthenticated socket may stay in required mode (5)"),
+    ("--handshake-rate", "DEVSKYY_HANDSHAKE_RATE", "handshake_rate", _number(float, 0),
+     "WebSocket upgrades per second per address, 0 = off (50)"),
+    ("--handshake-burst", "DEVSKYY_HANDSHAKE_BURST", "handshake_burst", _number(int, 1),
+     "WebSocket upgrade burst per address (200)"),
     (
         "--history-size",
         "DEVSKYY_HISTORY_SIZE",

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .timing import RequestStats
 
 __all__ = [
+    "HANDSHAKE_KEY",
     "HUB_KEY",
     "JWT_KEY",
     "ORIGINS_KEY",
@@ -41,3 +42,4 @@ SERVICES_KEY: web.AppKey[Services] = web.AppKey("devskyy_services")
 STARTED_KEY: web.AppKey[float] = web.AppKey("devskyy_started")
 PROMETHEUS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("devskyy_prometheus")
 RATELIMIT_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_ratelimit")
+HANDSHAKE_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_handshakes")

@@ -67,6 +67,9 @@ class Settings:
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     ws_auth: Literal["off", "optional", "required"] = "off"
+    ws_auth_grace: float = attrs.field(default=5.0, validator=_positive)
+    handshake_rate: float = attrs.field(default=50.0, validator=_non_negative)
+    handshake_burst: int = attrs.field(default=200, validator=_positive)
     metrics_require_token: bool = False
 
     # HTTP edge.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 
 from aiohttp import WSMsgType, web
@@ -15,7 +16,7 @@ from aiohttp import WSMsgType, web
 from ..auth import AuthError, public
 from ..errors import ApiError
 from ..hub import Connection, Hub
-from ..keys import HUB_KEY, JWT_KEY, ORIGINS_KEY, SETTINGS_KEY
+from ..keys import HANDSHAKE_KEY, HUB_KEY, JWT_KEY, ORIGINS_KEY, SETTINGS_KEY
 from ..messages import (
     CHANNELS,
     Authenticated,
@@ -44,7 +45,6 @@ __all__ = ["channel_socket", "replay", "send_snapshot"]
 
 log = logging.getLogger("devskyy_ws.ws")
 
-AUTH_GRACE_S = 5.0
 
 
 def warn(conn: Connection, message: str) -> None:
@@ -114,9 +114,9 @@ def _authenticate(request: web.Request, conn: Connection, token: str) -> bool:
     return True
 
 
-async def _guard_auth(conn: Connection) -> None:
+async def _guard_auth(conn: Connection, grace: float) -> None:
     """Required mode: no token within the grace period, or an expired one, closes 4001."""
-    deadline = time.time() + AUTH_GRACE_S
+    deadline = time.time() + grace
     while not conn.closed:
         if not conn.authenticated:
             if time.time() >= deadline:
@@ -154,7 +154,7 @@ async def _on_connect(request: web.Request, conn: Connection) -> None:
     token = query.get("token")
     if settings.ws_auth == "required":
         conn.muted = True
-        conn.hub.spawn(_guard_auth(conn))
+        conn.hub.spawn(_guard_auth(conn, settings.ws_auth_grace))
     if token:
         _authenticate(request, conn, token)
     if "since" in query:
@@ -185,6 +185,16 @@ def _admit(request: web.Request, hub: Hub) -> str:
     address = client_address(request, settings.trusted_proxies)
     if hub.count_from(address) >= settings.max_connections_per_ip:
         raise ApiError(429, "too_many_connections", "Too many connections from this address.")
+    buckets = request.app[HANDSHAKE_KEY]
+    if buckets is not None:
+        allowed, _, wait = buckets.take("ws:" + address)
+        if not allowed:
+            raise ApiError(
+                429,
+                "too_many_handshakes",
+                "Too many WebSocket connections opened from this address; slow down.",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
     return address
 
 

@@ -1,0 +1,95 @@
+"""Optional WebSocket auth, per-address limits and the handshake rate limit."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from aiohttp import WSMsgType, WSServerHandshakeError
+
+from devskyy_ws import HUB_KEY
+from devskyy_ws.messages import AgentStatusUpdate
+
+from .conftest import ClientFactory, token_for
+from .helpers import next_message
+
+SECRET = "test-secret-that-is-long-enough-for-hs256"
+
+
+def _short_token(seconds: float) -> str:
+    now = int(time.time())
+    return jwt.encode({"sub": "short", "scope": "read", "iat": now, "exp": now + int(seconds)}, SECRET)
+
+
+async def test_required_mode_closes_unauthenticated_sockets_with_4001(make_client: ClientFactory) -> None:
+    client = await make_client(ws_auth="required", ws_auth_grace=0.3)
+    hub = client.app[HUB_KEY]
+    anonymous = await client.ws_connect("/api/ws/agents")
+    await hub.publish("agents", AgentStatusUpdate(agent_id="a", status="idle"))  # not for it
+    msg = await anonymous.receive(timeout=5)
+    assert msg.type is WSMsgType.CLOSE and msg.data == 4001 and msg.extra == "authentication required"
+
+
+async def test_token_in_query_or_first_message_authenticates(make_client: ClientFactory) -> None:
+    client = await make_client(ws_auth="required", ws_auth_grace=5)
+    hub = client.app[HUB_KEY]
+    by_query = await client.ws_connect(f"/api/ws/agents?token={token_for(client, 'read')}")
+    assert (await next_message(by_query))["type"] == "authenticated"
+    by_message = await client.ws_connect("/api/ws/agents")
+    await hub.publish("agents", AgentStatusUpdate(agent_id="before-auth", status="idle"))
+    await by_message.send_json({"type": "auth", "token": token_for(client, "read", sub="second")})
+    ack = await next_message(by_message)
+    assert ack["type"] == "authenticated" and ack["sub"] == "second"
+    await hub.publish("agents", AgentStatusUpdate(agent_id="after-auth", status="idle"))
+    assert (await next_message(by_query))["agent_id"] == "before-auth"
+    assert (await next_message(by_message))["agent_id"] == "after-auth"  # nothing leaked before auth
+    bad = await client.ws_connect("/api/ws/agents?token=not-a-token")
+    msg = await bad.receive(timeout=5)
+    assert msg.type is WSMsgType.CLOSE and msg.data == 4001
+
+
+async def test_expired_token_closes_unless_refreshed(make_client: ClientFactory) -> None:
+    client = await make_client(ws_auth="required")
+    expiring = await client.ws_connect(f"/api/ws/tasks?token={_short_token(1)}")
+    assert (await next_message(expiring))["type"] == "authenticated"
+    msg = await expiring.receive(timeout=5)
+    assert msg.type is WSMsgType.CLOSE and msg.data == 4001 and msg.extra == "token expired"
+    refreshed = await client.ws_connect(f"/api/ws/tasks?token={_short_token(1)}")
+    await next_message(refreshed)
+    await refreshed.send_json({"type": "auth", "token": token_for(client, "read")})
+    assert (await next_message(refreshed))["type"] == "authenticated"
+    await refreshed.send_json({"type": "ping"})
+    pong = await refreshed.receive(timeout=3)  # still open after the first token's expiry
+    assert pong.type is WSMsgType.TEXT
+
+
+async def test_optional_mode_warns_on_a_bad_token_and_stays_open(make_client: ClientFactory) -> None:
+    client = await make_client(ws_auth="optional")
+    ws = await client.ws_connect("/api/ws/agents?token=garbage")
+    warning = await next_message(ws)
+    assert warning["type"] == "error" and warning["error_type"] == "warning"
+    await client.app[HUB_KEY].publish("agents", AgentStatusUpdate(agent_id="x", status="idle"))
+    assert (await next_message(ws))["agent_id"] == "x"
+
+
+async def test_per_address_connection_limit(make_client: ClientFactory) -> None:
+    client = await make_client(max_connections_per_ip=2)
+    keep = [await client.ws_connect("/api/ws/agents") for _ in range(2)]
+    with pytest.raises(WSServerHandshakeError) as info:
+        await client.ws_connect("/api/ws/agents")
+    assert info.value.status == 429
+    await keep[0].close()
+    again = await client.ws_connect("/api/ws/agents")
+    await again.close()
+
+
+async def test_handshake_flood_is_rate_limited(make_client: ClientFactory) -> None:
+    client = await make_client(handshake_rate=1, handshake_burst=5)
+    for _ in range(5):
+        ws = await client.ws_connect("/api/ws/agents")
+        await ws.close()
+    with pytest.raises(WSServerHandshakeError) as info:
+        await client.ws_connect("/api/ws/agents")
+    assert info.value.status == 429
+    assert int(info.value.headers["Retry-After"]) >= 1
