@@ -90,6 +90,7 @@ def parse_client_message(text: str) -> ClientCommand:
     """
     try:
         doc = json.loads(text)
+        json.dumps(doc, ensure_ascii=False).encode()  # lone surrogates cannot be echoed back
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("message is not valid JSON") from exc
     if not isinstance(doc, dict):

@@ -66,9 +66,14 @@ def _strict_float(value: Any, _: Any) -> float:
     return float(value)
 
 
+MAX_SAFE_INT = 2**53 - 1  # what a JavaScript client can hold exactly
+
+
 def _strict_int(value: Any, _: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected an integer, got {type(value).__name__}")
+    if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        raise ValueError("integer out of range (at most 2**53 - 1)")
     return value
 
 

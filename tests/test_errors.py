@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .conftest import ClientFactory, auth
 
 
@@ -97,3 +99,23 @@ async def test_unhandled_error_is_generic_500(make_client: ClientFactory) -> Non
     assert resp.status == 500
     assert b"secret internals" not in resp.body  # type: ignore[attr-defined]
     assert b"internal_error" in resp.body  # type: ignore[attr-defined]
+
+
+async def test_out_of_range_integers_are_422_not_500(make_client: ClientFactory) -> None:
+    """Found by schemathesis: an integer beyond 64 bits once broke serialization."""
+    client = await make_client()
+    sample = {
+        "timestamp": "2024-01-06T12:00:00Z",
+        "cpu_percent": 1,
+        "memory_percent": 1,
+        "active_connections": 2**65,
+        "requests_per_second": 1,
+        "avg_latency_ms": 1,
+    }
+    resp = await client.post(
+        "/api/v1/events",
+        json={"channel": "metrics", "message": {"type": "metrics_update", "metrics": sample}},
+        headers=auth(client, "write"),
+    )
+    body = await _expect(resp, 422, "invalid_message")
+    assert "active_connections" in json.dumps(body["details"])

@@ -19,16 +19,22 @@ SECRET = "test-secret-that-is-long-enough-for-hs256"
 
 def _short_token(seconds: float) -> str:
     now = int(time.time())
-    return jwt.encode({"sub": "short", "scope": "read", "iat": now, "exp": now + int(seconds)}, SECRET)
+    return jwt.encode(
+        {"sub": "short", "scope": "read", "iat": now, "exp": now + int(seconds)}, SECRET
+    )
 
 
-async def test_required_mode_closes_unauthenticated_sockets_with_4001(make_client: ClientFactory) -> None:
+async def test_required_mode_closes_unauthenticated_sockets_with_4001(
+    make_client: ClientFactory,
+) -> None:
     client = await make_client(ws_auth="required", ws_auth_grace=0.3)
     hub = client.app[HUB_KEY]
     anonymous = await client.ws_connect("/api/ws/agents")
     await hub.publish("agents", AgentStatusUpdate(agent_id="a", status="idle"))  # not for it
     msg = await anonymous.receive(timeout=5)
-    assert msg.type is WSMsgType.CLOSE and msg.data == 4001 and msg.extra == "authentication required"
+    assert (
+        msg.type is WSMsgType.CLOSE and msg.data == 4001 and msg.extra == "authentication required"
+    )
 
 
 async def test_token_in_query_or_first_message_authenticates(make_client: ClientFactory) -> None:
@@ -43,7 +49,9 @@ async def test_token_in_query_or_first_message_authenticates(make_client: Client
     assert ack["type"] == "authenticated" and ack["sub"] == "second"
     await hub.publish("agents", AgentStatusUpdate(agent_id="after-auth", status="idle"))
     assert (await next_message(by_query))["agent_id"] == "before-auth"
-    assert (await next_message(by_message))["agent_id"] == "after-auth"  # nothing leaked before auth
+    assert (await next_message(by_message))[
+        "agent_id"
+    ] == "after-auth"  # nothing leaked before auth
     bad = await client.ws_connect("/api/ws/agents?token=not-a-token")
     msg = await bad.receive(timeout=5)
     assert msg.type is WSMsgType.CLOSE and msg.data == 4001
@@ -64,7 +72,9 @@ async def test_expired_token_closes_unless_refreshed(make_client: ClientFactory)
     assert pong.type is WSMsgType.TEXT
 
 
-async def test_optional_mode_warns_on_a_bad_token_and_stays_open(make_client: ClientFactory) -> None:
+async def test_optional_mode_warns_on_a_bad_token_and_stays_open(
+    make_client: ClientFactory,
+) -> None:
     client = await make_client(ws_auth="optional")
     ws = await client.ws_connect("/api/ws/agents?token=garbage")
     warning = await next_message(ws)

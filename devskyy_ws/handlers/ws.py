@@ -46,7 +46,6 @@ __all__ = ["channel_socket", "replay", "send_snapshot"]
 log = logging.getLogger("devskyy_ws.ws")
 
 
-
 def warn(conn: Connection, message: str) -> None:
     conn.hub.stats[conn.channel].errors += 1
     conn.send(ErrorMessage(error_type="warning", message=message))
