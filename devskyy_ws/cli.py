@@ -340,8 +340,10 @@ def _run(app: Any, settings: Settings) -> None:
         access_log=None,
         shutdown_timeout=settings.shutdown_grace,
         reuse_port=settings.reuse_port or None,
-        print=lambda text: logging.getLogger("devskyy_ws").info(
-            "listening on http://%s:%d", settings.host, settings.port
+        print=lambda _: print(
+            f"devskyy_ws listening on http://{settings.host}:{settings.port}",
+            file=sys.stderr,
+            flush=True,
         ),
         handle_signals=True,
     )
