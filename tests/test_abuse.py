@@ -152,7 +152,7 @@ async def test_abuse_leaves_others_served_and_resources_at_baseline(tmp_path: Pa
             # 4. Slowloris: 300 half-sent requests, a byte at a time; the server keeps serving.
             slow = []
             for _ in range(300):
-                r, w = await asyncio.open_connection("127.0.0.1", server.port)
+                _, w = await asyncio.open_connection("127.0.0.1", server.port)
                 w.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-a: ")
                 slow.append(w)
             for _ in range(3):

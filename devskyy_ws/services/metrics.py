@@ -50,19 +50,36 @@ class MetricsService:
         self.latest: MetricsSample | None = None
         self.system: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
         self._last_rollup = 0.0
+        self.lag_max_ms = 0.0  # worst event-loop lag since the last report read it
 
     async def start(self) -> None:
         await asyncio.to_thread(read_system, self.data_dir)  # primes psutil's CPU counter
         self.requests.take_interval()
         self.hub.snapshot_providers["metrics"] = self.snapshot
         self._task = asyncio.create_task(self._loop())
+        self._lag_task = asyncio.create_task(self._watch_lag())
 
     async def stop(self, grace: float) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._lag_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def _watch_lag(self, period: float = 0.1) -> None:
+        """How late a 100 ms sleep wakes up: the loop's lag, from inside."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(period)
+            lag = (loop.time() - started - period) * 1000.0
+            self.lag_max_ms = max(self.lag_max_ms, lag)
+
+    def take_lag(self) -> float:
+        worst, self.lag_max_ms = self.lag_max_ms, 0.0
+        return round(worst, 3)
 
     def snapshot(self) -> dict[str, Any]:
         return {"metrics": serde.unstructure(self.latest) if self.latest else None}

@@ -81,6 +81,7 @@ class MonitoringService:
             "cpu_percent": system.get("cpu_percent"),
             "memory_percent": system.get("memory_percent"),
             "disk_percent": system.get("disk_percent"),
+            "event_loop_lag_ms": self.metrics.take_lag(),
             "series": [
                 {
                     "timestamp": _ts(ts),
