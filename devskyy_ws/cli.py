@@ -313,6 +313,7 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from .app import create_app
 
     settings = settings_from_args(parser, args, serve=True)
+    _raise_file_limit()
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -328,6 +329,15 @@ def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         logging.getLogger("devskyy_ws").error("could not start: %s (%s)", exc, type(exc).__name__)
         return 1
     return 0
+
+
+def _raise_file_limit() -> None:
+    """Every socket is a file descriptor: take the hard limit, thousands of clients need it."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _run(app: Any, settings: Settings) -> None:

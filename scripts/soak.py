@@ -47,7 +47,13 @@ class Soak:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.deadline = deadline
         self.errors: list[str] = []
-        self.counts = {"ws_connects": 0, "tasks": 0, "competitions": 0, "pipelines": 0, "metrics_msgs": 0}
+        self.counts = {
+            "ws_connects": 0,
+            "tasks": 0,
+            "competitions": 0,
+            "pipelines": 0,
+            "metrics_msgs": 0,
+        }
 
     def running(self) -> bool:
         return time.monotonic() < self.deadline
@@ -71,16 +77,29 @@ class Soak:
         while self.running():
             n += 1
             try:
-                async with http.post(f"{self.base}/api/v1/tasks", json={"agentType": "analytics", "prompt": f"[soak] {n}"}, headers=self.headers) as resp:
+                async with http.post(
+                    f"{self.base}/api/v1/tasks",
+                    json={"agentType": "analytics", "prompt": f"[soak] {n}"},
+                    headers=self.headers,
+                ) as resp:
                     self._expect(resp.status, 201, "task")
                     self.counts["tasks"] += 1
                 if n % 5 == 0:
-                    body = {"prompt": f"[soak] {n}", "providers": ["offline-concise", "offline-structured"]}
-                    async with http.post(f"{self.base}/api/v1/round-table/compete", json=body, headers=self.headers) as resp:
+                    body = {
+                        "prompt": f"[soak] {n}",
+                        "providers": ["offline-concise", "offline-structured"],
+                    }
+                    async with http.post(
+                        f"{self.base}/api/v1/round-table/compete", json=body, headers=self.headers
+                    ) as resp:
                         self._expect(resp.status, 200, "competition")
                         self.counts["competitions"] += 1
                 if n % 20 == 0:
-                    async with http.post(f"{self.base}/api/v1/3d-pipeline", json={"prompt": f"[soak] ring {n:06d}"}, headers=self.headers) as resp:
+                    async with http.post(
+                        f"{self.base}/api/v1/3d-pipeline",
+                        json={"prompt": f"[soak] ring {n:06d}"},
+                        headers=self.headers,
+                    ) as resp:
                         self._expect(resp.status, 202, "pipeline")
                         self.counts["pipelines"] += 1
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -110,8 +129,23 @@ async def run(minutes: float, report: Path | None) -> int:
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="devskyy-soak-"))
     server = subprocess.Popen(
-        [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir", str(data), "--metrics-interval", "1",
-         "--rate-limit", "0", "--handshake-rate", "0", "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "devskyy_ws",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            "--metrics-interval",
+            "1",
+            "--rate-limit",
+            "0",
+            "--handshake-rate",
+            "0",
+            "--log-level",
+            "WARNING",
+        ],
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -126,8 +160,21 @@ async def run(minutes: float, report: Path | None) -> int:
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.1)
             token = subprocess.run(
-                [sys.executable, "-m", "devskyy_ws", "token", "--sub", "soak", "--scope", "write", "--data-dir", str(data)],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "devskyy_ws",
+                    "token",
+                    "--sub",
+                    "soak",
+                    "--scope",
+                    "write",
+                    "--data-dir",
+                    str(data),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
             soak = Soak(base, token, time.monotonic() + minutes * 60)
             load = [asyncio.create_task(soak.churn(http)) for _ in range(4)]
@@ -142,7 +189,9 @@ async def run(minutes: float, report: Path | None) -> int:
             while soak.running():
                 await asyncio.sleep(max(0.0, min(60.0, soak.deadline - time.monotonic())))
                 minute += 1
-                async with http.get(f"{base}/api/v1/monitoring/metrics?metrics=health", headers=soak.headers) as resp:
+                async with http.get(
+                    f"{base}/api/v1/monitoring/metrics?metrics=health", headers=soak.headers
+                ) as resp:
                     lag = (await resp.json())["health"]["event_loop_lag_ms"]
                 rss.append(rss_mb(server.pid))
                 fds = len(os.listdir(f"/proc/{server.pid}/fd"))
@@ -164,7 +213,9 @@ async def run(minutes: float, report: Path | None) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()

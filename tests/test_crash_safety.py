@@ -14,23 +14,36 @@ import aiohttp
 from .server_process import ServerProcess
 
 ROUNDS = int(os.environ.get("DEVSKYY_CRASH_ROUNDS", "4"))
-TERMINAL = {"task": {"completed", "failed", "cancelled"}, "competition": {"completed", "failed"}, "pipeline": {"completed", "failed"}}
+TERMINAL = {
+    "task": {"completed", "failed", "cancelled"},
+    "competition": {"completed", "failed"},
+    "pipeline": {"completed", "failed"},
+}
 
 
-async def _busy(http: aiohttp.ClientSession, base: str, accepted: dict[str, set[str]], stop: asyncio.Event) -> None:
+async def _busy(
+    http: aiohttp.ClientSession, base: str, accepted: dict[str, set[str]], stop: asyncio.Event
+) -> None:
     n = 0
     while not stop.is_set():
         n += 1
         try:
-            async with http.post(f"{base}/api/v1/tasks", json={"agentType": "analytics", "prompt": f"crash test {n}"}) as resp:
+            async with http.post(
+                f"{base}/api/v1/tasks", json={"agentType": "analytics", "prompt": f"crash test {n}"}
+            ) as resp:
                 if resp.status == 201:
                     accepted["task"].add((await resp.json())["taskId"])
             if n % 3 == 0:
-                async with http.post(f"{base}/api/v1/3d-pipeline", json={"prompt": f"crash test ring number {n}"}) as resp:
+                async with http.post(
+                    f"{base}/api/v1/3d-pipeline", json={"prompt": f"crash test ring number {n}"}
+                ) as resp:
                     if resp.status == 202:
                         accepted["pipeline"].add((await resp.json())["pipeline_id"])
             if n % 5 == 0:
-                body = {"prompt": f"crash test {n}", "providers": ["offline-concise", "offline-detailed"]}
+                body = {
+                    "prompt": f"crash test {n}",
+                    "providers": ["offline-concise", "offline-detailed"],
+                }
                 async with http.post(f"{base}/api/v1/round-table/compete", json=body) as resp:
                     if resp.status == 200:
                         accepted["competition"].add((await resp.json())["competition_id"])
@@ -53,7 +66,9 @@ async def test_repeated_sigkill_loses_nothing(tmp_path: Path) -> None:
             server.kill()
             stop.set()
             await asyncio.gather(*load)
-            server = ServerProcess(data, "--rate-limit", "0", "--max-concurrent-tasks", "8", port=server.port)
+            server = ServerProcess(
+                data, "--rate-limit", "0", "--max-concurrent-tasks", "8", port=server.port
+            )
             await asyncio.to_thread(server.start)
         # after the last restart everything settles: pending work resumes and finishes
         paths = {"task": "tasks", "competition": "round-table", "pipeline": "3d-pipeline"}

@@ -1,0 +1,275 @@
+#!/usr/bin/env python3
+"""REST benchmark: the task endpoints over 100,000 stored tasks, beside aiohttp's floor.
+
+    python scripts/bench_rest.py [--tasks 100000] [--seconds 5] [--concurrency 32]
+
+Fills a fresh SQLite database with N tasks, starts `python -m devskyy_ws` on it and a
+floor server (a bare aiohttp handler returning JSON of the same size), then drives each
+endpoint from a separate load process for a fixed time: requests/s, p50/p99 latency,
+and the server's worst event-loop lag while it ran (from its monitoring endpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def fill(data: Path, count: int) -> list[str]:
+    from devskyy_ws.records import TaskRecord
+    from devskyy_ws.services.tasks import task_row
+    from devskyy_ws.store.sqlite import SqliteStore
+
+    store = SqliteStore(data / "devskyy.sqlite3")
+    await store.open()
+    agents = ["commerce", "creative", "marketing", "support", "operations", "analytics"]
+    statuses = ["completed", "completed", "completed", "failed", "cancelled"]
+    base = datetime.now(UTC) - timedelta(days=30)
+    ids = []
+    batch = []
+    for i in range(count):
+        task = TaskRecord(
+            task_id=f"task-{i:012x}",
+            agent_type=agents[i % 6],
+            prompt=f"bench prompt {i}",
+            status=statuses[i % 5],
+            created_at=base + timedelta(seconds=i * 10),
+            technique_used="chain_of_thought",
+            category="analysis",
+            result="done",
+            progress=100.0,
+        )
+        task.metrics.latency_ms = 100.0 + i % 50
+        batch.append(task_row(task))
+        ids.append(task.task_id)
+        if len(batch) == 5000:
+            await store.put_many(batch)
+            batch = []
+    if batch:
+        await store.put_many(batch)
+    await store.close()
+    return ids
+
+
+def floor_server(port: int, body: bytes) -> None:
+    from aiohttp import web
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        print=lambda _: print("ready", flush=True),
+        access_log=None,
+    )
+
+
+async def load(
+    url: str, method: str, seconds: float, concurrency: int, headers: dict[str, str], body: Any
+) -> dict[str, float]:
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                async with http.request(method, url, json=body) as resp:
+                    await resp.read()
+                    if resp.status >= 400:
+                        errors += 1
+                latencies.append((time.perf_counter() - started) * 1000.0)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": round(len(latencies) / elapsed),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99)], 2),
+        "errors": errors,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--floor", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.floor:
+        floor_server(int(args.floor[0]), Path(args.floor[1]).read_bytes())
+        return 0
+    if args.load:
+        spec = json.loads(args.load)
+        print(json.dumps(asyncio.run(load(**spec))), flush=True)
+        return 0
+
+    data = Path(tempfile.mkdtemp(prefix="devskyy-bench-"))
+    started = time.perf_counter()
+    ids = asyncio.run(fill(data, args.tasks))
+    print(
+        f"cores: {os.cpu_count()}  filled {len(ids)} tasks in {time.perf_counter() - started:.1f}s",
+        flush=True,
+    )
+    port, floor_port = free_port(), free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "devskyy_ws",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data),
+            "--rate-limit",
+            "0",
+            "--log-level",
+            "WARNING",
+            "--metrics-interval",
+            "3600",
+        ],
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    token = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "devskyy_ws",
+            "token",
+            "--sub",
+            "bench",
+            "--scope",
+            "write",
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    import urllib.request
+
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+
+    def fetch(path: str) -> bytes:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return bytes(resp.read())
+
+    cases = [
+        ("GET /api/v1/tasks?limit=20", "GET", "/api/v1/tasks?limit=20", None),
+        (
+            "GET /api/v1/tasks?limit=20&agent_type=support&status=failed",
+            "GET",
+            "/api/v1/tasks?limit=20&agent_type=support&status=failed",
+            None,
+        ),
+        ("GET /api/v1/tasks/{id}", "GET", f"/api/v1/tasks/{ids[len(ids) // 2]}", None),
+        (
+            "POST /api/v1/tasks",
+            "POST",
+            "/api/v1/tasks",
+            {"agentType": "support", "prompt": "bench"},
+        ),
+    ]
+    rows = []
+    try:
+        fetch("/api/v1/monitoring/metrics?metrics=health")  # resets the lag window
+        for name, method, path, body in cases:
+            sample = (
+                fetch(path) if method == "GET" else json.dumps({"taskId": "x" * 12}).encode() * 20
+            )
+            sample_file = data / "floor.json"
+            sample_file.write_bytes(sample)
+            floor = subprocess.Popen(
+                [sys.executable, __file__, "--floor", str(floor_port), str(sample_file)],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            assert floor.stdout is not None
+            floor.stdout.readline()
+            results = {}
+            for label, target in (("devskyy", port), ("floor", floor_port)):
+                spec = {
+                    "url": f"http://127.0.0.1:{target}{path}",
+                    "method": method,
+                    "seconds": args.seconds,
+                    "concurrency": args.concurrency,
+                    "headers": headers,
+                    "body": body,
+                }
+                out = subprocess.run(
+                    [sys.executable, __file__, "--load", json.dumps(spec)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=env,
+                )
+                results[label] = json.loads(out.stdout)
+            floor.terminate()
+            floor.wait()
+            lag = json.loads(fetch("/api/v1/monitoring/metrics?metrics=health"))["health"][
+                "event_loop_lag_ms"
+            ]
+            row = {
+                "endpoint": name,
+                "bytes": len(sample),
+                **{f"devskyy_{k}": v for k, v in results["devskyy"].items()},
+                **{f"floor_{k}": v for k, v in results["floor"].items()},
+                "ratio": round(results["devskyy"]["rps"] / results["floor"]["rps"], 2),
+                "max_loop_lag_ms": lag,
+            }
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""WebSocket fan-out benchmark: devskyy_ws against two baselines, side by side.
+
+    python scripts/bench_ws.py [--sizes 1000,5000,10000] [--messages 200] [--rate 10]
+
+For each N it starts, in turn, three servers on loopback:
+  devskyy  - the real app (create_app) with a host route that publishes through hub.publish
+  naive    - aiohttp with the loop most people write: for ws in clients: await ws.send_json(m)
+  minimal  - aiohttp writing one pre-encoded frame to every transport (Python's practical floor)
+and one client process (raw asyncio protocols, frame headers parsed, JSON only on a 2%
+sample) that opens N connections to one channel. Each server publishes M messages of
+about 300 bytes at R per second, then as fast as it can. Reported: delivered messages/s,
+p50/p99/max publish-to-receive latency (sampled), lost messages, server CPU seconds per
+100,000 deliveries, and server RSS with N idle connections. `--compression` adds a run
+with a client offering permessage-deflate against --ws-compression on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import resource
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PAD = "x" * 180  # makes a message about 300 bytes on the wire
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# --------------------------------------------------------------------------- servers
+def serve(kind: str, port: int, compression: bool) -> None:
+    raise_nofile()
+    from aiohttp import web
+
+    async def publisher(request: web.Request, publish: Any) -> web.Response:
+        count, rate = int(request.query["count"]), float(request.query["rate"])
+        started = time.perf_counter()
+        for n in range(count):
+            await publish({"n": n, "t": time.time(), "pad": PAD})
+            if rate > 0:
+                delay = started + (n + 1) / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            elif n % 10 == 9:
+                await asyncio.sleep(0)
+        return web.json_response({"published": count, "seconds": time.perf_counter() - started})
+
+    if kind == "devskyy":
+        import tempfile
+
+        from devskyy_ws import HUB_KEY, Settings, create_app
+        from devskyy_ws.messages import TaskUpdate
+
+        settings = Settings(
+            data_dir=Path(tempfile.mkdtemp()),
+            max_connections=100_000,
+            max_connections_per_ip=100_000,
+            handshake_rate=0,
+            rate_limit=0,
+            ws_compression=compression,
+            metrics_interval=3600,
+            send_buffer_bytes=4 * 1024 * 1024,
+        )
+        app = web.Application()
+        inner = create_app(settings)
+        hub_app = inner
+
+        async def publish(data: dict[str, Any]) -> None:
+            await hub_app[HUB_KEY].publish(
+                "tasks", TaskUpdate(task_id="bench", status="running", progress=50.0, data=data)
+            )
+
+        async def trigger(request: web.Request) -> web.Response:
+            return await publisher(request, publish)
+
+        inner.router.add_post("/bench/publish", trigger)  # a host route, like examples/embed.py
+        app = inner
+    else:
+        clients: set[web.WebSocketResponse] = set()
+        app = web.Application()
+        frame_cache: dict[str, bytes] = {}
+
+        async def socket_handler(request: web.Request) -> web.WebSocketResponse:
+            ws = web.WebSocketResponse(compress=compression)
+            await ws.prepare(request)
+            clients.add(ws)
+            try:
+                async for _ in ws:
+                    pass
+            finally:
+                clients.discard(ws)
+            return ws
+
+        if kind == "naive":
+
+            async def publish(data: dict[str, Any]) -> None:
+                message = {
+                    "type": "task_update",
+                    "task_id": "bench",
+                    "status": "running",
+                    "progress": 50.0,
+                    "data": data,
+                }
+                for ws in list(clients):
+                    await ws.send_json(message)
+        else:
+
+            async def publish(data: dict[str, Any]) -> None:
+                message = {
+                    "type": "task_update",
+                    "task_id": "bench",
+                    "status": "running",
+                    "progress": 50.0,
+                    "data": data,
+                }
+                payload = json.dumps(message).encode()
+                n = len(payload)
+                header = (
+                    struct.pack("!BB", 0x81, n) if n < 126 else struct.pack("!BBH", 0x81, 126, n)
+                )
+                frame = header + payload
+                for ws in list(clients):
+                    transport = ws._req.transport if ws._req else None
+                    if transport is not None and not transport.is_closing():
+                        transport.write(frame)
+
+        async def trigger(request: web.Request) -> web.Response:
+            return await publisher(request, publish)
+
+        app.router.add_get("/api/ws/tasks", socket_handler)
+        app.router.add_post("/bench/publish", trigger)
+        del frame_cache
+    web.run_app(
+        app,
+        host="127.0.0.1",
+        port=port,
+        print=lambda _: print("ready", flush=True),
+        access_log=None,
+    )
+
+
+# --------------------------------------------------------------------------- client
+class Counter(asyncio.Protocol):
+    def __init__(self, sample: bool, stats: dict[str, Any], ready: asyncio.Future[None]) -> None:
+        self.sample = sample
+        self.stats = stats
+        self.ready = ready
+        self.buffer = bytearray()
+        self.upgraded = False
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buffer
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            del buf[: end + 4]
+            self.upgraded = True
+            if not self.ready.done():
+                self.ready.set_result(None)
+        pos, n = 0, len(buf)
+        frames = 0
+        while n - pos >= 2:
+            length = buf[pos + 1] & 0x7F
+            head = 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = (buf[pos + 2] << 8) | buf[pos + 3]
+                head = 4
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+                head = 10
+            if n - pos < head + length:
+                break
+            if self.sample:
+                doc = json.loads(bytes(buf[pos + head : pos + head + length]))
+                if doc.get("type") == "task_update":
+                    self.stats["latency"].append((time.time() - doc["data"]["t"]) * 1000.0)
+            frames += 1
+            pos += head + length
+        del buf[:pos]
+        self.stats["frames"] += frames
+
+
+async def client(host: str, port: int, n: int, compression: bool) -> None:
+    raise_nofile()
+    loop = asyncio.get_running_loop()
+    stats: dict[str, Any] = {"frames": 0, "latency": []}
+    transports = []
+    ext = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if compression else ""
+    sem = asyncio.Semaphore(200)
+
+    async def open_one(i: int) -> None:
+        async with sem:
+            ready: asyncio.Future[None] = loop.create_future()
+            transport, _ = await loop.create_connection(
+                lambda: Counter(i % 50 == 0, stats, ready), host, port
+            )
+            key = base64.b64encode(os.urandom(16)).decode()
+            transport.write(
+                f"GET /api/ws/tasks HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n".encode()
+            )
+            await asyncio.wait_for(ready, 30)
+            transports.append(transport)
+
+    await asyncio.gather(*(open_one(i) for i in range(n)))
+    print(json.dumps({"connected": len(transports)}), flush=True)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := await reader.readline():
+        command = line.decode().strip()
+        if command == "reset":
+            stats["frames"], stats["latency"] = 0, []
+            print(json.dumps({"ok": True}), flush=True)
+        elif command.startswith("wait "):
+            expected, timeout = int(command.split()[1]), float(command.split()[2])
+            deadline = time.monotonic() + timeout
+            while stats["frames"] < expected and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            lat = sorted(stats["latency"]) or [0.0]
+            print(
+                json.dumps(
+                    {
+                        "frames": stats["frames"],
+                        "p50": statistics.median(lat),
+                        "p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                        "max": lat[-1],
+                    }
+                ),
+                flush=True,
+            )
+        elif command == "quit":
+            break
+    for t in transports:
+        t.close()
+
+
+# --------------------------------------------------------------------------- orchestration
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def bench(kind: str, n: int, messages: int, rate: float, compression: bool) -> dict[str, Any]:
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, __file__, "serve", kind, str(port)]
+        + (["--compression"] if compression else []),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    assert server.stdout is not None
+    server.stdout.readline()
+    cl = subprocess.Popen(
+        [sys.executable, __file__, "client", str(port), str(n)]
+        + (["--compression"] if compression else []),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    assert cl.stdin is not None and cl.stdout is not None
+
+    def ask(command: str) -> dict[str, Any]:
+        assert cl.stdin is not None and cl.stdout is not None
+        cl.stdin.write(command + "\n")
+        cl.stdin.flush()
+        return dict(json.loads(cl.stdout.readline()))
+
+    try:
+        connected = json.loads(cl.stdout.readline())["connected"]
+        time.sleep(1.0)
+        idle_rss = rss_mb(server.pid)
+        out: dict[str, Any] = {
+            "kind": kind,
+            "n": n,
+            "connected": connected,
+            "idle_rss_mb": round(idle_rss, 1),
+        }
+        for label, r in (("paced", rate), ("max", 0.0)):
+            ask("reset")
+            cpu0 = cpu_seconds(server.pid)
+            started = time.perf_counter()
+            with urllib.request.urlopen(
+                urllib.request.Request(
+                    f"http://127.0.0.1:{port}/bench/publish?count={messages}&rate={r}",
+                    method="POST",
+                ),
+                timeout=600,
+            ) as resp:
+                json.loads(resp.read())
+            result = ask(f"wait {messages * connected} 60")
+            elapsed = time.perf_counter() - started
+            cpu = cpu_seconds(server.pid) - cpu0
+            delivered = result["frames"]
+            out[label] = {
+                "delivered_per_s": round(delivered / elapsed),
+                "p50_ms": round(result["p50"], 1),
+                "p99_ms": round(result["p99"], 1),
+                "max_ms": round(result["max"], 1),
+                "lost": messages * connected - delivered,
+                "cpu_s_per_100k": round(cpu / max(delivered, 1) * 100_000, 3),
+            }
+        ask("quit")
+        return out
+    finally:
+        cl.kill()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command")
+    s = sub.add_parser("serve")
+    s.add_argument("kind")
+    s.add_argument("port", type=int)
+    s.add_argument("--compression", action="store_true")
+    c = sub.add_parser("client")
+    c.add_argument("port", type=int)
+    c.add_argument("n", type=int)
+    c.add_argument("--compression", action="store_true")
+    parser.add_argument("--sizes", default="1000,5000,10000")
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--kinds", default="devskyy,naive,minimal")
+    parser.add_argument(
+        "--compression", action="store_true", help="also measure permessage-deflate"
+    )
+    parser.add_argument("--json", type=Path, help="write the results here too")
+    args = parser.parse_args()
+    if args.command == "serve":
+        serve(args.kind, args.port, args.compression)
+        return 0
+    if args.command == "client":
+        asyncio.run(client("127.0.0.1", args.port, args.n, args.compression))
+        return 0
+    results = []
+    print(
+        f"cores: {os.cpu_count()}  messages: {args.messages}  paced rate: {args.rate}/s", flush=True
+    )
+    for n in (int(x) for x in args.sizes.split(",")):
+        for kind in args.kinds.split(","):
+            result = bench(kind, n, args.messages, args.rate, False)
+            results.append(result)
+            print(json.dumps(result), flush=True)
+        if args.compression:
+            for kind in ("devskyy",):
+                result = bench(kind, n, args.messages, args.rate, True)
+                result["kind"] += "+deflate"
+                results.append(result)
+                print(json.dumps(result), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
