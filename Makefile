@@ -41,8 +41,9 @@ types: $(STAMP)
 	$(PY) scripts/gen_typescript.py
 
 bench: $(STAMP)
-	$(PY) scripts/bench_ws.py
+	$(PY) scripts/bench_ws.py --compression
 	$(PY) scripts/bench_rest.py
+	$(PY) scripts/bench_metrics.py
 
 fuzz-long: $(STAMP)
 	DEVSKYY_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz.py

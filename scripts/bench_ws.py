@@ -48,7 +48,7 @@ def raise_nofile() -> None:
 
 
 # --------------------------------------------------------------------------- servers
-def serve(kind: str, port: int, compression: bool) -> None:
+def serve(kind: str, port: int, compression: bool, broker: str = "memory://") -> None:
     raise_nofile()
     from aiohttp import web
 
@@ -80,6 +80,8 @@ def serve(kind: str, port: int, compression: bool) -> None:
             ws_compression=compression,
             metrics_interval=3600,
             send_buffer_bytes=4 * 1024 * 1024,
+            broker=broker,
+            jwt_secret="bench-" + "x" * 40,
         )
         app = web.Application()
         inner = create_app(settings)
@@ -206,7 +208,9 @@ class Counter(asyncio.Protocol):
         self.stats["frames"] += frames
 
 
-async def client(host: str, port: int, n: int, compression: bool) -> None:
+async def client(
+    host: str, ports: list[int], n: int, compression: bool, channel: str = "tasks"
+) -> None:
     raise_nofile()
     loop = asyncio.get_running_loop()
     stats: dict[str, Any] = {"frames": 0, "latency": []}
@@ -218,11 +222,11 @@ async def client(host: str, port: int, n: int, compression: bool) -> None:
         async with sem:
             ready: asyncio.Future[None] = loop.create_future()
             transport, _ = await loop.create_connection(
-                lambda: Counter(i % 50 == 0, stats, ready), host, port
+                lambda: Counter(i % 50 == 0, stats, ready), host, ports[i % len(ports)]
             )
             key = base64.b64encode(os.urandom(16)).decode()
             transport.write(
-                f"GET /api/ws/tasks HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"GET /api/ws/{channel} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{ext}\r\n".encode()
             )
             await asyncio.wait_for(ready, 30)
@@ -273,24 +277,35 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def bench(kind: str, n: int, messages: int, rate: float, compression: bool) -> dict[str, Any]:
+def bench(
+    kind: str,
+    n: int,
+    messages: int,
+    rate: float,
+    compression: bool,
+    instances: int = 1,
+    broker: str = "memory://",
+) -> dict[str, Any]:
     import urllib.request
 
-    port = free_port()
+    ports = [free_port() for _ in range(instances)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen(
-        [sys.executable, __file__, "serve", kind, str(port)]
-        + (["--compression"] if compression else []),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    assert server.stdout is not None
-    server.stdout.readline()
+    flags = ["--compression"] if compression else []
+    servers = [
+        subprocess.Popen(
+            [sys.executable, __file__, "serve", kind, str(p), "--broker", broker, *flags],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            text=True,
+        )
+        for p in ports
+    ]
+    for proc in servers:
+        assert proc.stdout is not None
+        proc.stdout.readline()
     cl = subprocess.Popen(
-        [sys.executable, __file__, "client", str(port), str(n)]
-        + (["--compression"] if compression else []),
+        [sys.executable, __file__, "client", ",".join(map(str, ports)), str(n), *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         env=env,
@@ -304,31 +319,32 @@ def bench(kind: str, n: int, messages: int, rate: float, compression: bool) -> d
         cl.stdin.flush()
         return dict(json.loads(cl.stdout.readline()))
 
+    def cpu() -> float:
+        return sum(cpu_seconds(proc.pid) for proc in servers)
+
     try:
         connected = json.loads(cl.stdout.readline())["connected"]
         time.sleep(1.0)
-        idle_rss = rss_mb(server.pid)
+        label_kind = kind if instances == 1 else f"{kind} x{instances} ({broker.split(':')[0]})"
         out: dict[str, Any] = {
-            "kind": kind,
+            "kind": label_kind,
             "n": n,
             "connected": connected,
-            "idle_rss_mb": round(idle_rss, 1),
+            "idle_rss_mb": round(sum(rss_mb(proc.pid) for proc in servers), 1),
         }
         for label, r in (("paced", rate), ("max", 0.0)):
             ask("reset")
-            cpu0 = cpu_seconds(server.pid)
+            cpu0 = cpu()
             started = time.perf_counter()
-            with urllib.request.urlopen(
-                urllib.request.Request(
-                    f"http://127.0.0.1:{port}/bench/publish?count={messages}&rate={r}",
-                    method="POST",
-                ),
-                timeout=600,
-            ) as resp:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{ports[0]}/bench/publish?count={messages}&rate={r}",
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=600) as resp:
                 json.loads(resp.read())
             result = ask(f"wait {messages * connected} 60")
             elapsed = time.perf_counter() - started
-            cpu = cpu_seconds(server.pid) - cpu0
+            used = cpu() - cpu0
             delivered = result["frames"]
             out[label] = {
                 "delivered_per_s": round(delivered / elapsed),
@@ -336,14 +352,15 @@ def bench(kind: str, n: int, messages: int, rate: float, compression: bool) -> d
                 "p99_ms": round(result["p99"], 1),
                 "max_ms": round(result["max"], 1),
                 "lost": messages * connected - delivered,
-                "cpu_s_per_100k": round(cpu / max(delivered, 1) * 100_000, 3),
+                "cpu_s_per_100k": round(used / max(delivered, 1) * 100_000, 3),
             }
         ask("quit")
         return out
     finally:
         cl.kill()
-        server.terminate()
-        server.wait(timeout=30)
+        for proc in servers:
+            proc.terminate()
+            proc.wait(timeout=30)
 
 
 def main() -> int:
@@ -355,10 +372,12 @@ def main() -> int:
     s.add_argument("kind")
     s.add_argument("port", type=int)
     s.add_argument("--compression", action="store_true")
+    s.add_argument("--broker", default="memory://")
     c = sub.add_parser("client")
-    c.add_argument("port", type=int)
+    c.add_argument("port", help="one port or several, comma-separated")
     c.add_argument("n", type=int)
     c.add_argument("--compression", action="store_true")
+    c.add_argument("--channel", default="tasks")
     parser.add_argument("--sizes", default="1000,5000,10000")
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0)
@@ -367,18 +386,30 @@ def main() -> int:
         "--compression", action="store_true", help="also measure permessage-deflate"
     )
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument("--instances", type=int, default=1, help="devskyy instances on --broker")
+    parser.add_argument(
+        "--broker", default="memory://", help="redis://127.0.0.1:6379/0?prefix=bench"
+    )
     args = parser.parse_args()
     if args.command == "serve":
-        serve(args.kind, args.port, args.compression)
+        serve(args.kind, args.port, args.compression, args.broker)
         return 0
     if args.command == "client":
-        asyncio.run(client("127.0.0.1", args.port, args.n, args.compression))
+        ports = [int(p) for p in args.port.split(",")]
+        asyncio.run(client("127.0.0.1", ports, args.n, args.compression, args.channel))
         return 0
     results = []
     print(
         f"cores: {os.cpu_count()}  messages: {args.messages}  paced rate: {args.rate}/s", flush=True
     )
     for n in (int(x) for x in args.sizes.split(",")):
+        if args.instances > 1:
+            result = bench(
+                "devskyy", n, args.messages, args.rate, False, args.instances, args.broker
+            )
+            results.append(result)
+            print(json.dumps(result), flush=True)
+            continue
         for kind in args.kinds.split(","):
             result = bench(kind, n, args.messages, args.rate, False)
             results.append(result)
