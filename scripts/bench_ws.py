@@ -95,7 +95,9 @@ def serve(kind: str, port: int, compression: bool, broker: str = "memory://") ->
         async def trigger(request: web.Request) -> web.Response:
             return await publisher(request, publish)
 
-        inner.router.add_post("/bench/publish", trigger)  # a host route, like examples/embed.py
+        from devskyy_ws.auth import public
+
+        inner.router.add_post("/bench/publish", public(trigger))  # loopback-only bench route
         app = inner
     else:
         clients: set[web.WebSocketResponse] = set()
@@ -354,7 +356,8 @@ def bench(
                 "lost": messages * connected - delivered,
                 "cpu_s_per_100k": round(used / max(delivered, 1) * 100_000, 3),
             }
-        ask("quit")
+        cl.stdin.write("quit\n")
+        cl.stdin.flush()
         return out
     finally:
         cl.kill()
