@@ -71,13 +71,14 @@ class Connection:
         "address",
         "authenticated",
         "channel",
-        "closed",
-        "filters",
+        "_closed",
+        "_filters",
         "hub",
         "last_sent",
         "live_from",
-        "muted",
+        "_muted",
         "opened_at",
+        "plain",
         "received",
         "sent",
         "subject",
@@ -92,14 +93,15 @@ class Connection:
         self.channel = channel
         self.ws = ws
         self.address = address
-        self.filters: Filters | None = None
-        self.closed = False
+        self._filters: Filters | None = None
+        self.plain = False  # set by _refresh once the rest is initialised
+        self._closed = False
         self.opened_at = time.monotonic()
         self.last_sent = self.opened_at
         self.sent = 0
         self.received = 0
         self.authenticated = False
-        self.muted = False
+        self._muted = False
         self.live_from = hub.seqs[channel]
         self.subject: str | None = None
         self.token_exp: float | None = None
@@ -110,6 +112,40 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
         if ws.compress:
             self._writer = asyncio.create_task(self._write_compressed())
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """`plain`: the hub may write the shared frame straight to this transport."""
+        self.plain = (
+            not self._closed and not self._muted and self._filters is None and self._writer is None
+        )
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @closed.setter
+    def closed(self, value: bool) -> None:
+        self._closed = value
+        self._refresh()
+
+    @property
+    def muted(self) -> bool:
+        return self._muted
+
+    @muted.setter
+    def muted(self, value: bool) -> None:
+        self._muted = value
+        self._refresh()
+
+    @property
+    def filters(self) -> Filters | None:
+        return self._filters
+
+    @filters.setter
+    def filters(self, value: Filters | None) -> None:
+        self._filters = value
+        self._refresh()
 
     # -- writing -------------------------------------------------------------------
     def write(self, payload: bytes, frame: bytes | None = None) -> bool:
@@ -265,6 +301,7 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._keepalive_task: asyncio.Task[None] | None = None
         self._live: set[Connection] = set()
+        self._snapshots: dict[str, tuple[Connection, ...]] = {}
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -299,12 +336,14 @@ class Hub:
         return {c: len(s) for c, s in self.connections.items()}
 
     def attach(self, conn: Connection) -> None:
+        self._snapshots.pop(conn.channel, None)
         self.connections[conn.channel].add(conn)
         self._live.add(conn)
         self.stats[conn.channel].connections_total += 1
 
     def detach(self, conn: Connection) -> None:
         conn.closed = True
+        self._snapshots.pop(conn.channel, None)
         self.connections[conn.channel].discard(conn)
         self._live.discard(conn)
         stats = self.stats[conn.channel]
@@ -353,15 +392,36 @@ class Hub:
         self._remember(channel, entry)
         stats = self.stats[channel]
         delivered = 0
-        for conn in list(self.connections[channel]):
+        frame, limit, now = entry.frame, self.send_buffer_bytes, entry.at
+        size = len(frame)
+        for conn in self._members(channel):
+            transport = conn._transport
+            if conn.plain and transport is not None and not transport.is_closing():
+                # The fast path (most sockets): no filters, no compression, no auth wait.
+                if transport.get_write_buffer_size() + size > limit:
+                    conn.drop_slow()
+                    stats.dropped += 1
+                    continue
+                transport.write(frame)
+                conn.last_sent = now
+                delivered += 1
+                continue
             if conn.closed or conn.muted or not conn.wants(doc):
                 continue
-            if conn.write(entry.payload, entry.frame):
+            if conn.write(entry.payload, frame):
                 delivered += 1
             else:
                 stats.dropped += 1
         stats.sent += delivered
         return delivered
+
+    def _members(self, channel: str) -> tuple[Connection, ...]:
+        """A snapshot of the channel's weak set, rebuilt only when membership changes."""
+        members = self._snapshots.get(channel)
+        if members is None:
+            members = tuple(self.connections[channel])
+            self._snapshots[channel] = members
+        return members
 
     def _remember(self, channel: str, entry: Entry) -> None:
         if self.history_size <= 0:
