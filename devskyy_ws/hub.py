@@ -63,6 +63,9 @@ class Connection:
 
     __slots__ = (
         "__weakref__",
+        "_closed",
+        "_filters",
+        "_muted",
         "_queue",
         "_queued_bytes",
         "_transport",
@@ -71,12 +74,9 @@ class Connection:
         "address",
         "authenticated",
         "channel",
-        "_closed",
-        "_filters",
         "hub",
         "last_sent",
         "live_from",
-        "_muted",
         "opened_at",
         "plain",
         "received",
