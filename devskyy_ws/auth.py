@@ -94,6 +94,7 @@ class JwtKeys:
     signing_key: Any | None
     audience: str | None
     issuer: str | None
+    verified: dict[str, Claims] = attrs.field(factory=dict, eq=False, repr=False)  # bounded
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JwtKeys:
@@ -137,6 +138,22 @@ class JwtKeys:
         return jwt.encode(claims, self.signing_key, algorithm=self.algorithm)
 
     def verify(self, token: str) -> Claims:
+        """`_verify`, remembered for tokens already checked (until they expire).
+
+        A dashboard sends the same token with every request; checking its signature
+        once is enough. Expiry is still enforced on every call.
+        """
+        cache = self.verified
+        claims = cache.get(token)
+        if claims is not None and claims.exp > time.time():
+            return claims
+        claims = self._verify(token)
+        if len(cache) >= 4096:
+            cache.clear()
+        cache[token] = claims
+        return claims
+
+    def _verify(self, token: str) -> Claims:
         """Check signature, algorithm, expiry, audience and issuer.
 
         Raises:

@@ -29,6 +29,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,11 @@ class Counter(asyncio.Protocol):
         self.ready = ready
         self.buffer = bytearray()
         self.upgraded = False
+        self.inflater = zlib.decompressobj(-15)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -200,8 +206,18 @@ class Counter(asyncio.Protocol):
                 head = 10
             if n - pos < head + length:
                 break
+            if buf[pos] & 0x0F == 0x9:  # a protocol ping: answer like any client (masked pong)
+                body = bytes(buf[pos + head : pos + head + length])
+                mask = os.urandom(4)
+                masked = bytes(b ^ mask[i % 4] for i, b in enumerate(body))
+                self.transport.write(bytes((0x8A, 0x80 | len(body))) + mask + masked)
+                pos += head + length
+                continue
             if self.sample:
-                doc = json.loads(bytes(buf[pos + head : pos + head + length]))
+                body = bytes(buf[pos + head : pos + head + length])
+                if buf[pos] & 0x40:  # RSV1: permessage-deflate, context kept across messages
+                    body = self.inflater.decompress(body + b"\x00\x00\xff\xff")
+                doc = json.loads(body)
                 if doc.get("type") == "task_update":
                     self.stats["latency"].append((time.time() - doc["data"]["t"]) * 1000.0)
             frames += 1
@@ -413,7 +429,7 @@ def main() -> int:
             results.append(result)
             print(json.dumps(result), flush=True)
             continue
-        for kind in args.kinds.split(","):
+        for kind in [k for k in args.kinds.split(",") if k]:
             result = bench(kind, n, args.messages, args.rate, False)
             results.append(result)
             print(json.dumps(result), flush=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .. import serde
 from ..errors import ApiError
 
 __all__ = ["query_choice", "query_int", "read_json", "require_bool", "require_dict", "require_str"]
@@ -33,6 +34,11 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_body", "The request body must be a JSON object.")
     return doc
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """JSON with the one fast serializer (orjson when installed)."""
+    return web.Response(text=serde.dumps(body), status=status, content_type="application/json")
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:

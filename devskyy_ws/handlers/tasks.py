@@ -7,7 +7,15 @@ from aiohttp import web
 from .. import serde
 from ..keys import SERVICES_KEY
 from ..messages import TASK_STATUSES
-from .common import query_choice, query_int, read_json, require_bool, require_dict, require_str
+from .common import (
+    json_response,
+    query_choice,
+    query_int,
+    read_json,
+    require_bool,
+    require_dict,
+    require_str,
+)
 
 __all__ = ["cancel_task", "get_task", "list_tasks", "submit_task"]
 
@@ -17,13 +25,13 @@ async def list_tasks(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 20, 1, 100)
     agent_type = query_choice(request, "agent_type", list(services.agents.agents))
     status = query_choice(request, "status", TASK_STATUSES)
-    tasks = await services.tasks.recent(limit=limit, agent_type=agent_type, status=status)
-    return web.json_response(serde.unstructure(tasks))
+    docs = await services.tasks.recent_docs(limit=limit, agent_type=agent_type, status=status)
+    return json_response(docs)
 
 
 async def get_task(request: web.Request) -> web.Response:
     task = await request.app[SERVICES_KEY].tasks.get(request.match_info["task_id"])
-    return web.json_response(serde.unstructure(task))
+    return json_response(serde.unstructure(task))
 
 
 async def submit_task(request: web.Request) -> web.Response:
@@ -34,9 +42,9 @@ async def submit_task(request: web.Request) -> web.Response:
         require_dict(body, "parameters"),
         require_bool(body, "useRoundTable"),
     )
-    return web.json_response(serde.unstructure(task), status=201)
+    return json_response(serde.unstructure(task), status=201)
 
 
 async def cancel_task(request: web.Request) -> web.Response:
     task = await request.app[SERVICES_KEY].tasks.cancel(request.match_info["task_id"])
-    return web.json_response(serde.unstructure(task))
+    return json_response(serde.unstructure(task))

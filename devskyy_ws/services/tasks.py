@@ -203,6 +203,27 @@ class TaskService:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
         return serde.structure(doc, TaskRecord)
 
+    async def recent_docs(
+        self, *, limit: int, agent_type: str | None, status: str | None
+    ) -> list[dict[str, Any]]:
+        """Wire documents, newest first: stored ones as stored, live ones as they are now.
+
+        Stored documents already have the wire shape, so the list never re-structures
+        them (the cost that dominated this endpoint in docs/benchmarks.md).
+        """
+        docs, _ = await self.store.list_records(
+            "task",
+            limit=limit,
+            group_key=agent_type,
+            statuses=[status] if status else None,
+            count=False,
+        )
+        out = []
+        for doc in docs:
+            live = self.active.get(doc["taskId"])
+            out.append(serde.unstructure(live) if live is not None else doc)
+        return out
+
     async def recent(
         self, *, limit: int, agent_type: str | None, status: str | None
     ) -> list[TaskRecord]:
