@@ -21,8 +21,15 @@ try:  # pragma: no cover - depends on the optional [speed] extra
     import orjson
 
     def dumps(obj: Any) -> str:
-        """JSON text; orjson when installed (measured in docs/benchmarks.md)."""
-        return orjson.dumps(obj).decode()
+        """JSON text; orjson when installed (measured in docs/benchmarks.md).
+
+        orjson refuses integers beyond 64 bits, which user-supplied `parameters` may
+        hold; the standard library writes those.
+        """
+        try:
+            return orjson.dumps(obj).decode()
+        except TypeError:
+            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
 
 except ImportError:  # pragma: no cover
 

@@ -224,3 +224,15 @@ async def test_http_provider_failures_fail_the_task_clearly(
     assert updates[-1]["status"] == "failed" and fragment in updates[-1]["data"]["error"]
     task = await (await client.get(f"/api/v1/tasks/{task_id}", headers=h)).json()
     assert task["status"] == "failed" and fragment in task["error"]
+
+
+async def test_huge_integers_in_parameters_round_trip(make_client: ClientFactory) -> None:
+    """Found by schemathesis: a 70-bit integer in parameters broke the task list."""
+    client = await make_client()
+    h = auth(client, "write")
+    body = {"agentType": "support", "prompt": "big", "parameters": {"n": 2**70}}
+    created = await client.post("/api/v1/tasks", json=body, headers=h)
+    assert created.status == 201
+    listed = await client.get("/api/v1/tasks", headers=h)
+    assert listed.status == 200
+    assert (await listed.json())[0]["parameters"] == {"n": 2**70}
