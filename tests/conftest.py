@@ -51,6 +51,7 @@ def settings(tmp_path: Path) -> Settings:
         jwt_secret="test-secret-that-is-long-enough-for-hs256",
         metrics_interval=3600,
         rate_limit=0,
+        handshake_rate=0,
         task_step_delay=0.01,
     )
 

@@ -84,7 +84,7 @@ async def test_optional_mode_warns_on_a_bad_token_and_stays_open(
 
 
 async def test_per_address_connection_limit(make_client: ClientFactory) -> None:
-    client = await make_client(max_connections_per_ip=2)
+    client = await make_client(max_connections_per_ip=2)  # handshake limit off in tests
     keep = [await client.ws_connect("/api/ws/agents") for _ in range(2)]
     with pytest.raises(WSServerHandshakeError) as info:
         await client.ws_connect("/api/ws/agents")
