@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -62,6 +63,13 @@ async def test_put_get_list_filters_and_order(store: Store) -> None:
     )
     assert total == 1 and commerce[0]["taskId"] == _row(1).id
     assert await store.status_counts("task") == {"completed": 2, "pending": 3}
+    assert json.loads(await store.get_text("task", _row(1).id) or "") == _row(1, "completed").doc
+    assert await store.get_text("task", "task-missing") is None
+    texts = await store.list_texts("task", limit=2, statuses=["pending"])
+    assert [(i, json.loads(t)) for i, t in texts] == [
+        (_row(4).id, _row(4).doc),
+        (_row(2).id, _row(2).doc),
+    ]
     totals = await store.agent_totals("commerce")
     assert (
         totals["completed"] == 1

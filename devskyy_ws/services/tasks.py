@@ -203,26 +203,35 @@ class TaskService:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
         return serde.structure(doc, TaskRecord)
 
-    async def recent_docs(
-        self, *, limit: int, agent_type: str | None, status: str | None
-    ) -> list[dict[str, Any]]:
-        """Wire documents, newest first: stored ones as stored, live ones as they are now.
+    async def get_json(self, task_id: str) -> str:
+        """One task as JSON text (live state if it is active here, else as stored).
 
-        Stored documents already have the wire shape, so the list never re-structures
-        them (the cost that dominated this endpoint in docs/benchmarks.md).
+        Raises:
+            NotFound: no such task.
         """
-        docs, _ = await self.store.list_records(
-            "task",
-            limit=limit,
-            group_key=agent_type,
-            statuses=[status] if status else None,
-            count=False,
+        live = self.active.get(task_id)
+        if live is not None:
+            return serde.dumps(serde.unstructure(live))
+        text = await self.store.get_text("task", task_id)
+        if text is None:
+            raise NotFound("task_not_found", f"No task with id {task_id!r}.")
+        return text
+
+    async def recent_json(self, *, limit: int, agent_type: str | None, status: str | None) -> str:
+        """The task list as JSON text, newest first: stored documents as stored, live ones
+        as they are now.
+
+        Stored documents already have the wire shape, so the list never decodes and
+        re-encodes them (the cost that dominated this endpoint in docs/benchmarks.md).
+        """
+        rows = await self.store.list_texts(
+            "task", limit=limit, group_key=agent_type, statuses=[status] if status else None
         )
-        out = []
-        for doc in docs:
-            live = self.active.get(doc["taskId"])
-            out.append(serde.unstructure(live) if live is not None else doc)
-        return out
+        parts = []
+        for task_id, text in rows:
+            live = self.active.get(task_id)
+            parts.append(serde.dumps(serde.unstructure(live)) if live is not None else text)
+        return "[" + ",".join(parts) + "]"
 
     async def recent(
         self, *, limit: int, agent_type: str | None, status: str | None

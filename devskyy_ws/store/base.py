@@ -73,6 +73,19 @@ class Store(Protocol):
     ) -> tuple[list[dict[str, Any]], int]:
         """Newest first; the page and the total that match (-1 unless `count`)."""
 
+    async def get_text(self, kind: str, id: str) -> str | None:
+        """The stored JSON text of a record, undecoded."""
+
+    async def list_texts(
+        self,
+        kind: str,
+        *,
+        limit: int,
+        group_key: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[tuple[str, str]]:
+        """Newest first, as (id, stored JSON text): for lists served without decoding."""
+
     async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]: ...
 
     shared: bool

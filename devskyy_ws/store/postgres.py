@@ -179,6 +179,36 @@ class PostgresStore:
             )
         return [json.loads(r["doc"]) for r in rows], total
 
+    async def get_text(self, kind: str, id: str) -> str | None:
+        rows = await self._fetch(
+            "SELECT doc::text AS doc FROM records WHERE id = $1 AND kind = $2", id, kind
+        )
+        return str(rows[0]["doc"]) if rows else None
+
+    async def list_texts(
+        self,
+        kind: str,
+        *,
+        limit: int,
+        group_key: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[tuple[str, str]]:
+        where: list[str] = ["kind = $1"]
+        args: list[Any] = [kind]
+        if group_key is not None:
+            args.append(group_key)
+            where.append(f"group_key = ${len(args)}")
+        if statuses:
+            args.append(list(statuses))
+            where.append(f"status = ANY(${len(args)}::text[])")
+        rows = await self._fetch(
+            f"SELECT id, doc::text AS doc FROM records WHERE {' AND '.join(where)}"
+            f" ORDER BY created_at DESC, id DESC LIMIT ${len(args) + 1}",
+            *args,
+            limit,
+        )
+        return [(r["id"], r["doc"]) for r in rows]
+
     async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         rows = await self._fetch(
             "SELECT doc FROM records WHERE kind = $1 AND status = ANY($2::text[]) ORDER BY created_at, id",

@@ -35,6 +35,16 @@ MIGRATIONS.append(
     )
 )
 
+MIGRATIONS.append(
+    (
+        3,
+        [
+            "CREATE INDEX IF NOT EXISTS records_kind_group_status_created"
+            " ON records (kind, group_key, status, created_at DESC, id DESC)",
+        ],
+    )
+)
+
 # (source, target, bucket width in seconds)
 ROLLUPS: list[tuple[str, str, float]] = [("raw", "minute", 60.0), ("minute", "hour", 3600.0)]
 

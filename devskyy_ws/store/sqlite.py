@@ -180,6 +180,40 @@ class SqliteStore:
 
         return await self._run(run)
 
+    async def get_text(self, kind: str, id: str) -> str | None:
+        def run(db: sqlite3.Connection) -> str | None:
+            row = db.execute(
+                "SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind)
+            ).fetchone()
+            return str(row[0]) if row else None
+
+        return await self._run(run)
+
+    async def list_texts(
+        self,
+        kind: str,
+        *,
+        limit: int,
+        group_key: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[tuple[str, str]]:
+        where, args = ["kind = ?"], [kind]
+        if group_key is not None:
+            where.append("group_key = ?")
+            args.append(group_key)
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args.extend(statuses)
+        sql = (
+            f"SELECT id, doc FROM records WHERE {' AND '.join(where)}"
+            " ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+
+        def run(db: sqlite3.Connection) -> list[tuple[str, str]]:
+            return [(str(r[0]), str(r[1])) for r in db.execute(sql, (*args, limit)).fetchall()]
+
+        return await self._run(run)
+
     async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
 
