@@ -233,18 +233,6 @@ class TaskService:
             parts.append(serde.dumps(serde.unstructure(live)) if live is not None else text)
         return "[" + ",".join(parts) + "]"
 
-    async def recent(
-        self, *, limit: int, agent_type: str | None, status: str | None
-    ) -> list[TaskRecord]:
-        docs, _ = await self.store.list_records(
-            "task",
-            limit=limit,
-            group_key=agent_type,
-            statuses=[status] if status else None,
-            count=False,
-        )
-        return [self.active.get(d["taskId"]) or serde.structure(d, TaskRecord) for d in docs]
-
     def snapshot(self) -> dict[str, Any]:
         return {
             "tasks": [

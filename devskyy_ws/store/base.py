@@ -69,9 +69,8 @@ class Store(Protocol):
         offset: int = 0,
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
-        count: bool = True,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Newest first; the page and the total that match (-1 unless `count`)."""
+        """Newest first; the page and the total that match."""
 
     async def get_text(self, kind: str, id: str) -> str | None:
         """The stored JSON text of a record, undecoded."""

@@ -37,6 +37,21 @@ def _split_schema(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=rest)), schema
 
 
+def _filters(
+    kind: str, group_key: str | None, statuses: Sequence[str] | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its numbered arguments) every record list shares."""
+    where: list[str] = ["kind = $1"]
+    args: list[Any] = [kind]
+    if group_key is not None:
+        args.append(group_key)
+        where.append(f"group_key = ${len(args)}")
+    if statuses:
+        args.append(list(statuses))
+        where.append(f"status = ANY(${len(args)}::text[])")
+    return " AND ".join(where), args
+
+
 class PostgresStore:
     name = "postgresql"
     shared = True
@@ -152,17 +167,8 @@ class PostgresStore:
         offset: int = 0,
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
-        count: bool = True,
     ) -> tuple[list[dict[str, Any]], int]:
-        where: list[str] = ["kind = $1"]
-        args: list[Any] = [kind]
-        if group_key is not None:
-            args.append(group_key)
-            where.append(f"group_key = ${len(args)}")
-        if statuses:
-            args.append(list(statuses))
-            where.append(f"status = ANY(${len(args)}::text[])")
-        clause = " AND ".join(where)
+        clause, args = _filters(kind, group_key, statuses)
         rows = await self._fetch(
             f"SELECT doc FROM records WHERE {clause} ORDER BY created_at DESC, id DESC"
             f" LIMIT ${len(args) + 1} OFFSET ${len(args) + 2}",
@@ -170,13 +176,8 @@ class PostgresStore:
             limit,
             offset,
         )
-        total = -1
-        if count:
-            total = int(
-                (await self._fetch(f"SELECT COUNT(*) AS n FROM records WHERE {clause}", *args))[0][
-                    "n"
-                ]
-            )
+        counted = await self._fetch(f"SELECT COUNT(*) AS n FROM records WHERE {clause}", *args)
+        total = int(counted[0]["n"])
         return [json.loads(r["doc"]) for r in rows], total
 
     async def get_text(self, kind: str, id: str) -> str | None:
@@ -193,16 +194,9 @@ class PostgresStore:
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
     ) -> list[tuple[str, str]]:
-        where: list[str] = ["kind = $1"]
-        args: list[Any] = [kind]
-        if group_key is not None:
-            args.append(group_key)
-            where.append(f"group_key = ${len(args)}")
-        if statuses:
-            args.append(list(statuses))
-            where.append(f"status = ANY(${len(args)}::text[])")
+        clause, args = _filters(kind, group_key, statuses)
         rows = await self._fetch(
-            f"SELECT id, doc::text AS doc FROM records WHERE {' AND '.join(where)}"
+            f"SELECT id, doc::text AS doc FROM records WHERE {clause}"
             f" ORDER BY created_at DESC, id DESC LIMIT ${len(args) + 1}",
             *args,
             limit,

@@ -154,16 +154,8 @@ class SqliteStore:
         offset: int = 0,
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
-        count: bool = True,
     ) -> tuple[list[dict[str, Any]], int]:
-        where, args = ["kind = ?"], [kind]
-        if group_key is not None:
-            where.append("group_key = ?")
-            args.append(group_key)
-        if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            args.extend(statuses)
-        clause = " AND ".join(where)
+        clause, args = _filters(kind, group_key, statuses)
 
         def run(db: sqlite3.Connection) -> tuple[list[dict[str, Any]], int]:
             docs = db.execute(
@@ -171,11 +163,7 @@ class SqliteStore:
                 " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
                 (*args, limit, offset),
             ).fetchall()
-            total = -1
-            if count:
-                total = db.execute(f"SELECT COUNT(*) FROM records WHERE {clause}", args).fetchone()[
-                    0
-                ]
+            total = db.execute(f"SELECT COUNT(*) FROM records WHERE {clause}", args).fetchone()[0]
             return [json.loads(d[0]) for d in docs], int(total)
 
         return await self._run(run)
@@ -197,16 +185,9 @@ class SqliteStore:
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
     ) -> list[tuple[str, str]]:
-        where, args = ["kind = ?"], [kind]
-        if group_key is not None:
-            where.append("group_key = ?")
-            args.append(group_key)
-        if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            args.extend(statuses)
+        clause, args = _filters(kind, group_key, statuses)
         sql = (
-            f"SELECT id, doc FROM records WHERE {' AND '.join(where)}"
-            " ORDER BY created_at DESC, id DESC LIMIT ?"
+            f"SELECT id, doc FROM records WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ?"
         )
 
         def run(db: sqlite3.Connection) -> list[tuple[str, str]]:
@@ -484,6 +465,20 @@ class SqliteStore:
         return await self._run(
             lambda db: db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         )
+
+
+def _filters(
+    kind: str, group_key: str | None, statuses: Sequence[str] | None
+) -> tuple[str, list[str]]:
+    """The WHERE clause (and its arguments) every record list shares."""
+    where, args = ["kind = ?"], [kind]
+    if group_key is not None:
+        where.append("group_key = ?")
+        args.append(group_key)
+    if statuses:
+        where.append(f"status IN ({','.join('?' * len(statuses))})")
+        args.extend(statuses)
+    return " AND ".join(where), args
 
 
 def _rollup(db: sqlite3.Connection, source: str, target: str, width: float, now: float) -> None:
