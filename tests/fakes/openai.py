@@ -7,10 +7,11 @@ from collections import deque
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from .base import LocalFake
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalFake):
     """Each request pops the next scripted reply; when the script is empty, it answers.
 
     Script items: ("ok", text) | ("raw", exact content) | ("status", code) | ("sleep", seconds)
@@ -26,18 +27,11 @@ class FakeOpenAI:
         self.arrived = asyncio.Event()
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.handle)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    async def start(self) -> FakeOpenAI:
-        await self.server.start_server()
-        return self
-
-    async def close(self) -> None:
-        await self.server.close()
+        super().__init__(app)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/v1"
+        return f"{self.origin}/v1"
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

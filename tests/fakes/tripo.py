@@ -6,12 +6,13 @@ from collections import deque
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from devskyy_ws.services.gltf_build import build_glb
 
+from .base import LocalFake
 
-class FakeTripo:
+
+class FakeTripo(LocalFake):
     """`states` are served one per poll (the last repeats); `create_failures` HTTP codes
     are answered to the first create calls."""
 
@@ -32,18 +33,11 @@ class FakeTripo:
         app.router.add_post("/v2/openapi/task", self.create)
         app.router.add_get("/v2/openapi/task/{task_id}", self.poll)
         app.router.add_get("/files/model.glb", self.download)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    async def start(self) -> FakeTripo:
-        await self.server.start_server()
-        return self
-
-    async def close(self) -> None:
-        await self.server.close()
+        super().__init__(app)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}/v2/openapi"
+        return f"{self.origin}/v2/openapi"
 
     async def create(self, request: web.Request) -> web.Response:
         self.auth.append(request.headers.get("Authorization"))
@@ -64,7 +58,7 @@ class FakeTripo:
             **state,
         }
         if state["status"] == "success":
-            data["output"] = {"pbr_model": f"http://127.0.0.1:{self.server.port}/files/model.glb"}
+            data["output"] = {"pbr_model": f"{self.origin}/files/model.glb"}
         return web.json_response({"code": 0, "data": data})
 
     async def download(self, request: web.Request) -> web.Response:

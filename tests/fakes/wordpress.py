@@ -7,10 +7,11 @@ from collections import deque
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from .base import LocalFake
 
 
-class FakeWordPress:
+class FakeWordPress(LocalFake):
     def __init__(self, user: str = "shop", password: str = "abcd efgh ijkl mnop") -> None:
         self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.media: list[dict[str, Any]] = []
@@ -19,18 +20,11 @@ class FakeWordPress:
         app = web.Application(client_max_size=200 * 1024 * 1024)
         app.router.add_post("/wp-json/wp/v2/media", self.upload)
         app.router.add_put("/wp-json/wc/v3/products/{product_id}", self.product)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    async def start(self) -> FakeWordPress:
-        await self.server.start_server()
-        return self
-
-    async def close(self) -> None:
-        await self.server.close()
+        super().__init__(app)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.port}"
+        return self.origin
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == self.expected
