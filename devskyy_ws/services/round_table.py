@@ -93,17 +93,15 @@ class RoundTableService:
 
     async def stats(self) -> list[dict[str, Any]]:
         """Per provider, from stored records only."""
-        acc: dict[str, dict[str, float]] = {
-            name: {"n": 0, "wins": 0, "score": 0.0, "scored": 0, "latency": 0.0, "cost": 0.0}
-            for name in self.providers.providers
-        }
+
+        def empty() -> dict[str, float]:
+            return {"n": 0, "wins": 0, "score": 0.0, "scored": 0, "latency": 0.0, "cost": 0.0}
+
+        acc: dict[str, dict[str, float]] = {name: empty() for name in self.providers.providers}
         for doc in await self.store.all_docs("competition"):
             winner = (doc.get("winner") or {}).get("provider")
             for entry in doc.get("entries", []):
-                a = acc.setdefault(
-                    entry["provider"],
-                    {"n": 0, "wins": 0, "score": 0.0, "scored": 0, "latency": 0.0, "cost": 0.0},
-                )
+                a = acc.setdefault(entry["provider"], empty())
                 a["n"] += 1
                 a["latency"] += float(entry.get("latency_ms") or 0.0)
                 a["cost"] += float(entry.get("cost_usd") or 0.0)
