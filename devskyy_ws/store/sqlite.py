@@ -1,23 +1,23 @@
-"""SQLite store: one file in the data dir, WAL mode, one worker thread.
+"""SQLite store: one file in the data dir, WAL mode, one thread that owns the connection.
 
-Every call runs on a single dedicated thread, so the event loop never waits on disk
-and SQLite sees one writer; WAL lets readers in other processes (backups, the CLI) in.
+Every call runs on that thread (sqlite_thread.py), so the event loop never waits on
+disk and SQLite sees one writer; WAL lets readers in other processes (backups, the CLI)
+in. Each call is a transaction of its own, or a savepoint in a group commit under load.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..serde import dumps
 from .base import Row, StoreUnavailable, TechniqueStat
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
+from .sqlite_thread import SqliteThread
 
 __all__ = ["SqliteStore"]
 
@@ -30,53 +30,36 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._executor: ThreadPoolExecutor | None = None
-        self._db: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self.thread = SqliteThread(self._connect)
 
     # -- plumbing ------------------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._executor is None:
+        """Run `fn` on the store's thread, inside a transaction (see sqlite_thread)."""
+        if not self.thread.running:
             raise StoreUnavailable("the store is not open")
-        loop = asyncio.get_running_loop()
-
-        def call() -> T:
-            assert self._db is not None
-            with self._lock:
-                return fn(self._db)
-
         try:
-            return await loop.run_in_executor(self._executor, call)
+            return await self.thread.call(fn)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA foreign_keys=ON")
+        _migrate(db)
+        return db
+
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-
-        def connect(_: Any = None) -> None:
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=5000")
-            db.execute("PRAGMA foreign_keys=ON")
-            self._db = db
-            _migrate(db)
-
-        await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+        await self.thread.start()
 
     async def close(self) -> None:
-        if self._executor is None:
+        if not self.thread.running:
             return
-
-        def shut(db: sqlite3.Connection) -> None:
-            db.execute("PRAGMA optimize")
-            db.close()
-
-        await self._run(shut)
-        self._executor.shutdown(wait=True)
-        self._executor = None
-        self._db = None
+        await self._run(lambda db: db.execute("PRAGMA optimize"))
+        await self.thread.stop()
 
     async def ping(self) -> bool:
         try:
@@ -86,7 +69,7 @@ class SqliteStore:
 
     # -- records -------------------------------------------------------------------
     async def put(self, row: Row) -> None:
-        text = json.dumps(row.doc, separators=(",", ":"))
+        text = dumps(row.doc)
 
         def put(db: sqlite3.Connection) -> None:
             db.execute(
@@ -121,19 +104,17 @@ class SqliteStore:
                 r.latency_ms,
                 r.cost_usd,
                 r.technique,
-                json.dumps(r.doc, separators=(",", ":")),
+                dumps(r.doc),
             )
             for r in rows
         ]
 
         def put(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN")
             db.executemany(
                 "INSERT OR REPLACE INTO records (id, kind, group_key, status, created_at,"
                 " latency_ms, cost_usd, technique, doc) VALUES (?,?,?,?,?,?,?,?,?)",
                 values,
             )
-            db.execute("COMMIT")
 
         await self._run(put)
 
@@ -231,7 +212,7 @@ class SqliteStore:
         return await self._run(run)
 
     async def put_if(self, row: Row, expected_status: str) -> bool:
-        text = json.dumps(row.doc, separators=(",", ":"))
+        text = dumps(row.doc)
 
         def run(db: sqlite3.Connection) -> bool:
             cur = db.execute(
@@ -366,7 +347,7 @@ class SqliteStore:
         return await self._run(run)
 
     async def put_state(self, key: str, value: dict[str, Any]) -> None:
-        text = json.dumps(value, separators=(",", ":"))
+        text = dumps(value)
         await self._run(
             lambda db: db.execute(
                 "INSERT INTO state (key, value) VALUES (?, ?)"
@@ -377,14 +358,12 @@ class SqliteStore:
 
     # -- metrics -------------------------------------------------------------------
     async def add_samples(self, samples: Sequence[tuple[float, dict[str, float]]]) -> None:
-        values = [("raw", ts, json.dumps(doc)) for ts, doc in samples]
+        values = [("raw", ts, dumps(doc)) for ts, doc in samples]
 
         def run(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN")
             db.executemany(
                 "INSERT OR REPLACE INTO samples (resolution, ts, doc) VALUES (?, ?, ?)", values
             )
-            db.execute("COMMIT")
 
         await self._run(run)
 
@@ -400,14 +379,12 @@ class SqliteStore:
 
     async def rollup(self, now: float) -> dict[str, int]:
         def run(db: sqlite3.Connection) -> dict[str, int]:
-            db.execute("BEGIN")
             for source, target, width in ROLLUPS:
                 _rollup(db, source, target, width, now)
             for resolution, keep in RETENTION.items():
                 db.execute(
                     "DELETE FROM samples WHERE resolution = ? AND ts < ?", (resolution, now - keep)
                 )
-            db.execute("COMMIT")
             counts = db.execute(
                 "SELECT resolution, COUNT(*) FROM samples GROUP BY resolution"
             ).fetchall()
@@ -495,7 +472,7 @@ def _rollup(db: sqlite3.Connection, source: str, target: str, width: float, now:
         buckets.setdefault((float(ts) // width) * width, []).append(json.loads(doc))
     db.executemany(
         "INSERT OR REPLACE INTO samples (resolution, ts, doc) VALUES (?, ?, ?)",
-        [(target, ts, json.dumps(_average(docs))) for ts, docs in buckets.items()],
+        [(target, ts, dumps(_average(docs))) for ts, docs in buckets.items()],
     )
 
 

@@ -1,0 +1,163 @@
+"""The SQLite thread's group commit, on a real database file.
+
+Each test holds the thread on a first call until the others are queued, so the group
+they form is known without timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from devskyy_ws.store.sqlite import SqliteStore
+from devskyy_ws.store.sqlite_thread import SqliteThread
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY, parent INTEGER"
+        " REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    return db
+
+
+@pytest.fixture
+async def thread(tmp_path: Path) -> AsyncIterator[SqliteThread]:
+    worker = SqliteThread(lambda: _connect(tmp_path / "t.sqlite3"))
+    await worker.start()
+    yield worker
+    await worker.stop()
+
+
+async def _held(thread: SqliteThread) -> tuple[threading.Event, asyncio.Task[None]]:
+    """Occupy the thread until the returned event is set."""
+    release, entered = threading.Event(), threading.Event()
+
+    def hold(_: sqlite3.Connection) -> None:
+        entered.set()
+        release.wait(timeout=30)
+
+    task = asyncio.create_task(thread.call(hold))
+    await asyncio.to_thread(entered.wait, 30)
+    return release, task
+
+
+def _insert(item: int, parent: int | None = None) -> Callable[[sqlite3.Connection], int]:
+    def run(db: sqlite3.Connection) -> int:
+        db.execute("INSERT INTO item (id, parent) VALUES (?, ?)", (item, parent))
+        return item
+
+    return run
+
+
+def _ids(db: sqlite3.Connection) -> list[int]:
+    return [r[0] for r in db.execute("SELECT id FROM item ORDER BY id")]
+
+
+async def test_queued_calls_commit_as_one_group_in_order(thread: SqliteThread) -> None:
+    release, held = await _held(thread)
+    calls = [asyncio.create_task(thread.call(_insert(i))) for i in range(50)]
+    await asyncio.sleep(0)  # let every call reach the queue
+    groups_before = thread.groups
+    release.set()
+    await held
+    assert await asyncio.gather(*calls) == list(range(50))
+    assert thread.groups - groups_before == 2  # the held call, then all fifty at once
+    assert await thread.call(_ids) == list(range(50))
+
+
+async def test_a_failing_call_is_rolled_back_alone(thread: SqliteThread) -> None:
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO item (id) VALUES (101)")
+        raise ValueError("boom")
+
+    release, held = await _held(thread)
+    first = asyncio.create_task(thread.call(_insert(100)))
+    failing = asyncio.create_task(thread.call(half_then_fail))
+    last = asyncio.create_task(thread.call(_insert(102)))
+    await asyncio.sleep(0)
+    release.set()
+    await held
+    assert await first == 100 and await last == 102
+    with pytest.raises(ValueError, match="boom"):
+        await failing
+    assert await thread.call(_ids) == [100, 102]
+
+
+async def test_a_failed_commit_fails_every_call_of_the_group(thread: SqliteThread) -> None:
+    """A deferred foreign key is checked at COMMIT: nobody in the group may hear "done"."""
+    release, held = await _held(thread)
+    good = asyncio.create_task(thread.call(_insert(1)))
+    orphan = asyncio.create_task(thread.call(_insert(2, parent=999)))
+    await asyncio.sleep(0)
+    release.set()
+    await held
+    results = await asyncio.gather(good, orphan, return_exceptions=True)
+    assert all(isinstance(r, sqlite3.IntegrityError) for r in results)
+    assert await thread.call(_ids) == []
+    assert await thread.call(_insert(3)) == 3  # and it goes on
+
+
+async def test_a_call_alone_that_fails_leaves_nothing(thread: SqliteThread) -> None:
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO item (id) VALUES (7)")
+        raise KeyError("x")
+
+    with pytest.raises(KeyError):
+        await thread.call(half_then_fail)
+    assert await thread.call(_ids) == []
+
+
+async def test_a_cancelled_caller_does_not_stop_the_thread(thread: SqliteThread) -> None:
+    release, held = await _held(thread)
+    abandoned = asyncio.create_task(thread.call(_insert(5)))
+    await asyncio.sleep(0)
+    abandoned.cancel()
+    release.set()
+    await held
+    assert await thread.call(_ids) == [5]  # the write was already queued: it happened
+
+
+async def test_store_writes_under_concurrency_share_commits(tmp_path: Path) -> None:
+    """Through the store: many concurrent puts take fewer transactions than puts."""
+    from devskyy_ws.store.base import Row
+
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    await store.open()
+    try:
+        release, held = await _held(store.thread)
+        rows = [
+            Row(id=f"task-{i:012x}", kind="task", group_key="a", status="pending",
+                created_at=float(i), doc={"taskId": f"task-{i:012x}"})
+            for i in range(40)
+        ]  # fmt: skip
+        puts = [asyncio.create_task(store.put(r)) for r in rows]
+        await asyncio.sleep(0)
+        before = store.thread.groups
+        release.set()
+        await held
+        await asyncio.gather(*puts)
+        assert store.thread.groups - before == 2
+        page, total = await store.list_records("task", limit=100)
+        assert total == 40 and page[0]["taskId"] == rows[-1].id
+    finally:
+        await store.close()
+
+
+async def test_a_connection_that_cannot_open_is_reported(tmp_path: Path) -> None:
+    def refuse() -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    worker = SqliteThread(refuse)
+    with pytest.raises(sqlite3.OperationalError):
+        await worker.start()
+    assert not worker.running
