@@ -93,6 +93,14 @@ async def test_claim_is_exactly_once_under_concurrency(store: Store) -> None:
     assert len(await store.unclaimed("task", "pending", 10)) == 1
 
 
+async def test_add_never_overwrites_a_record(store: Store) -> None:
+    assert await store.add(_row(3, "completed")) is True
+    assert await store.add(_row(3, "pending", "support")) is False
+    assert (await store.get("task", _row(3).id)) == _row(3, "completed").doc
+    page, total = await store.list_records("task", limit=10, group_key="support")
+    assert (page, total) == ([], 0)
+
+
 async def test_put_if_never_overwrites_a_changed_status(store: Store) -> None:
     await store.put(_row(2, "running"))
     assert await store.put_if(_row(2, "cancelled"), "running") is True

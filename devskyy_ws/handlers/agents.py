@@ -42,19 +42,19 @@ async def execute(request: web.Request) -> web.Response:
     agent_type = request.match_info["agent_type"]
     services.agents.runtime(agent_type)  # 404 before reading the body
     body = await read_json(request)
-    task = await services.tasks.submit(
+    accepted = await services.tasks.submit(
         agent_type,
         require_str(body, "task"),
         require_dict(body, "parameters"),
         require_bool(body, "use_round_table"),
     )
     answer = ExecuteResponse(
-        task_id=task.task_id,
+        task_id=accepted.id,
         agent_type=agent_type,
         status="started",
         result=None,
         latency_ms=round((time.perf_counter() - received) * 1000.0, 3),
-        technique_used=task.technique_used,
+        technique_used=accepted.technique,
     )
     return web.json_response(serde.unstructure(answer), status=202)
 

@@ -36,13 +36,13 @@ async def get_task(request: web.Request) -> web.Response:
 
 async def submit_task(request: web.Request) -> web.Response:
     body = await read_json(request)
-    task = await request.app[SERVICES_KEY].tasks.submit(
+    accepted = await request.app[SERVICES_KEY].tasks.submit(
         require_str(body, "agentType"),
         require_str(body, "prompt"),
         require_dict(body, "parameters"),
         require_bool(body, "useRoundTable"),
     )
-    return json_response(serde.unstructure(task), status=201)
+    return json_response(accepted.doc, status=201)
 
 
 async def cancel_task(request: web.Request) -> web.Response:

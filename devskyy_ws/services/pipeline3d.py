@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import secrets
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ import attrs
 
 from .. import serde
 from ..hub import Hub
+from ..ids import insert_fresh
 from ..messages import PipelineUpdate, utcnow
 from ..providers.three_d import (
     GenerationError,
@@ -115,10 +115,6 @@ def load_pipeline_config(
     else:
         raise ValueError(f"[pipeline] uploader must be local or wordpress, not {target!r}")
     return PipelineConfig(generator, uploader, limits, int(section.get("max_concurrent", 2)))
-
-
-def new_pipeline_id() -> str:
-    return f"3d-{secrets.token_hex(6)}"
 
 
 def pipeline_row(record: PipelineRecord) -> Row:
@@ -244,7 +240,7 @@ class PipelineService:
         """
         validate_request(prompt, fmt, quality, image_url, product_id)
         record = PipelineRecord(
-            pipeline_id=new_pipeline_id(),
+            pipeline_id="",  # drawn by insert_fresh
             prompt=prompt.strip(),
             format=fmt,
             quality=quality,
@@ -252,7 +248,7 @@ class PipelineService:
             product_id=product_id,
             generator=self.config.generator.name,
         )
-        await self.store.put(pipeline_row(record))
+        await insert_fresh(self.store, record, "pipeline_id", "3d", pipeline_row)
         self.active[record.pipeline_id] = record
         await self._publish(record)
         job = asyncio.create_task(self._run(record))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .. import serde
 from ..hub import Hub
+from ..ids import insert_fresh
 from ..messages import CompetitionUpdate, utcnow
 from ..providers.config import OFFLINE_JUDGE, ProviderConfig
 from ..providers.llm import Completion, LLMProvider, ProviderError
@@ -24,15 +24,11 @@ from .errors import Invalid, NotFound
 from .judge import JUDGE_INSTRUCTIONS, Judgement, JudgementError, offline_judgement, parse_judgement
 from .scoring import ScoreInput, score, weighted_total
 
-__all__ = ["RoundTableService", "new_competition_id"]
+__all__ = ["RoundTableService"]
 
 log = logging.getLogger("devskyy_ws.round_table")
 
 Progress = Callable[[float], Awaitable[None]]
-
-
-def new_competition_id() -> str:
-    return f"comp-{secrets.token_hex(6)}"
 
 
 def competition_row(record: CompetitionRecord) -> Row:
@@ -184,11 +180,9 @@ class RoundTableService:
             raise Invalid("empty_prompt", "The prompt must not be empty.")
         providers = self.select(names)
         started = time.perf_counter()
-        record = CompetitionRecord(
-            competition_id=new_competition_id(), task_id=task_id, prompt=prompt
-        )
+        record = CompetitionRecord(competition_id="", task_id=task_id, prompt=prompt)
+        await insert_fresh(self.store, record, "competition_id", "comp", competition_row)
         self.running[record.competition_id] = record
-        await self.store.put(competition_row(record))
         try:
             await self._run(record, providers, progress, started)
         except asyncio.CancelledError:

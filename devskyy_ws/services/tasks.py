@@ -19,6 +19,7 @@ from typing import Any
 
 from .. import serde
 from ..hub import Hub
+from ..ids import insert_fresh
 from ..messages import TaskUpdate, utcnow
 from ..providers.config import ProviderConfig
 from ..providers.llm import Completion, ProviderError
@@ -28,7 +29,7 @@ from .agents import AgentService
 from .errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
 from .techniques import shape_prompt
 
-__all__ = ["MAX_PROMPT_BYTES", "TaskService", "new_task_id"]
+__all__ = ["MAX_PROMPT_BYTES", "TaskService"]
 
 log = logging.getLogger("devskyy_ws.tasks")
 
@@ -39,10 +40,6 @@ TERMINAL = ("completed", "failed", "cancelled")
 
 # A task sent through the Round Table: (task, progress callback) -> winning completion.
 RoundTableRunner = Callable[[TaskRecord, Callable[[float], Awaitable[None]]], Awaitable[Completion]]
-
-
-def new_task_id() -> str:
-    return f"task-{secrets.token_hex(6)}"
 
 
 def task_row(task: TaskRecord) -> Row:
@@ -255,8 +252,9 @@ class TaskService:
         prompt: str,
         parameters: dict[str, Any] | None = None,
         use_round_table: bool = False,
-    ) -> TaskRecord:
-        """Validate, persist, queue. Returns once the task is durable.
+    ) -> Row:
+        """Validate, persist, queue. Returns, once the task is durable, the row stored:
+        the task as accepted (`pending`), whatever its runner has done since.
 
         Raises:
             NotFound / Invalid: unknown agent type (422 at the REST layer).
@@ -282,7 +280,7 @@ class TaskService:
         self.agents.ensure_accepting(agent_type)
         category, technique = self.agents.choose(agent_type, prompt)
         task = TaskRecord(
-            task_id=new_task_id(),
+            task_id="",  # drawn by insert_fresh
             agent_type=agent_type,
             prompt=prompt,
             parameters=parameters or {},
@@ -292,11 +290,11 @@ class TaskService:
         )
         task.metrics.start_time = task.created_at
         task.metrics.provider = "round_table" if use_round_table else self.providers.task_provider
-        await self.store.put(task_row(task))
+        accepted = await insert_fresh(self.store, task, "task_id", "task", task_row)
         self.active[task.task_id] = task
         self._queue.put_nowait(task.task_id)
         await self._publish(task)
-        return task
+        return accepted
 
     async def cancel(self, task_id: str) -> TaskRecord:
         """Cancel a pending or running task; its work stops and can never overwrite this.

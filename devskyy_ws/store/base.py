@@ -59,6 +59,9 @@ class Store(Protocol):
     async def put(self, row: Row) -> None:
         """Insert or replace a record."""
 
+    async def add(self, row: Row) -> bool:
+        """Insert a new record; False, and nothing written, when its id is taken."""
+
     async def get(self, kind: str, id: str) -> dict[str, Any] | None: ...
 
     async def list_records(

@@ -109,11 +109,14 @@ class PostgresStore:
             return False
 
     # -- records -------------------------------------------------------------------
-    _UPSERT = (
+    _INSERT = (
         "INSERT INTO records (id, kind, group_key, status, created_at, latency_ms, cost_usd,"
         " technique, doc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb)"
-        " ON CONFLICT (id) DO UPDATE SET group_key = EXCLUDED.group_key, status = EXCLUDED.status,"
-        " latency_ms = EXCLUDED.latency_ms, cost_usd = EXCLUDED.cost_usd,"
+    )
+    _ADD = _INSERT + " ON CONFLICT (id) DO NOTHING"
+    _UPSERT = (
+        _INSERT + " ON CONFLICT (id) DO UPDATE SET group_key = EXCLUDED.group_key,"
+        " status = EXCLUDED.status, latency_ms = EXCLUDED.latency_ms, cost_usd = EXCLUDED.cost_usd,"
         " technique = EXCLUDED.technique, doc = EXCLUDED.doc"
     )
 
@@ -133,6 +136,9 @@ class PostgresStore:
 
     async def put(self, row: Row) -> None:
         await self._execute(self._UPSERT, *self._args(row))
+
+    async def add(self, row: Row) -> bool:
+        return (await self._execute(self._ADD, *self._args(row))).endswith(" 1")
 
     async def put_many(self, rows: Sequence[Row]) -> None:
         try:

@@ -69,54 +69,16 @@ class SqliteStore:
 
     # -- records -------------------------------------------------------------------
     async def put(self, row: Row) -> None:
-        text = dumps(row.doc)
+        values = _values(row)
+        await self._run(lambda db: db.execute(_UPSERT, values))
 
-        def put(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT INTO records (id, kind, group_key, status, created_at, latency_ms,"
-                " cost_usd, technique, doc) VALUES (?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(id) DO UPDATE SET group_key=excluded.group_key,"
-                " status=excluded.status, latency_ms=excluded.latency_ms,"
-                " cost_usd=excluded.cost_usd, technique=excluded.technique, doc=excluded.doc",
-                (
-                    row.id,
-                    row.kind,
-                    row.group_key,
-                    row.status,
-                    row.created_at,
-                    row.latency_ms,
-                    row.cost_usd,
-                    row.technique,
-                    text,
-                ),
-            )
-
-        await self._run(put)
+    async def add(self, row: Row) -> bool:
+        values = _values(row)
+        return await self._run(lambda db: db.execute(_ADD, values).rowcount == 1)
 
     async def put_many(self, rows: Sequence[Row]) -> None:
-        values = [
-            (
-                r.id,
-                r.kind,
-                r.group_key,
-                r.status,
-                r.created_at,
-                r.latency_ms,
-                r.cost_usd,
-                r.technique,
-                dumps(r.doc),
-            )
-            for r in rows
-        ]
-
-        def put(db: sqlite3.Connection) -> None:
-            db.executemany(
-                "INSERT OR REPLACE INTO records (id, kind, group_key, status, created_at,"
-                " latency_ms, cost_usd, technique, doc) VALUES (?,?,?,?,?,?,?,?,?)",
-                values,
-            )
-
-        await self._run(put)
+        values = [_values(r) for r in rows]
+        await self._run(lambda db: db.executemany(_UPSERT, values))
 
     async def get(self, kind: str, id: str) -> dict[str, Any] | None:
         def get(db: sqlite3.Connection) -> dict[str, Any] | None:
@@ -442,6 +404,32 @@ class SqliteStore:
         return await self._run(
             lambda db: db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         )
+
+
+_INSERT = (
+    "INSERT INTO records (id, kind, group_key, status, created_at, latency_ms, cost_usd,"
+    " technique, doc) VALUES (?,?,?,?,?,?,?,?,?)"
+)
+_UPSERT = (
+    _INSERT + " ON CONFLICT(id) DO UPDATE SET group_key=excluded.group_key,"
+    " status=excluded.status, latency_ms=excluded.latency_ms, cost_usd=excluded.cost_usd,"
+    " technique=excluded.technique, doc=excluded.doc"
+)
+_ADD = _INSERT + " ON CONFLICT(id) DO NOTHING"
+
+
+def _values(row: Row) -> tuple[Any, ...]:
+    return (
+        row.id,
+        row.kind,
+        row.group_key,
+        row.status,
+        row.created_at,
+        row.latency_ms,
+        row.cost_usd,
+        row.technique,
+        dumps(row.doc),
+    )
 
 
 def _filters(
