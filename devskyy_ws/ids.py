@@ -16,8 +16,6 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-import attrs
-
 from .store.base import Row, Store
 
 __all__ = ["insert_fresh", "new_id"]
@@ -78,7 +76,10 @@ async def insert_fresh(
     for _ in range(_ATTEMPTS):
         setattr(record, id_field, new_id(prefix))
         row = to_row(record)
-        row = attrs.evolve(row, created_at=_sort_stamp(row.created_at))
+        row = Row(
+            row.id, row.kind, row.group_key, row.status, _sort_stamp(row.created_at), row.doc,
+            row.latency_ms, row.cost_usd, row.technique,
+        )  # fmt: skip
         if await store.add(row):
             return row
     raise RuntimeError(f"no free {prefix} id in {_ATTEMPTS} draws")

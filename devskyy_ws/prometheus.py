@@ -82,6 +82,9 @@ class _LiveCollector(Collector):
         yield pipelines
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def build_registry(hub: Hub, services: Services, requests: RequestStats) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     total = Counter(
@@ -95,9 +98,21 @@ def build_registry(hub: Hub, services: Services, requests: RequestStats) -> Coll
         buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
     )
 
+    # Labelled children, looked up once each (labels() validates and locks every call).
+    # Methods beyond the REST ones (the parser admits WebDAV and more) share one label.
+    counters: dict[tuple[str, str, int], Counter] = {}
+    histograms: dict[str, Histogram] = {}
+
     def observe(method: str, route: str, status: int, seconds: float) -> None:
-        total.labels(method, route, str(status)).inc()
-        latency.labels(route).observe(seconds)
+        key = (method if method in _METHODS else "OTHER", route, status)
+        counter = counters.get(key)
+        if counter is None:
+            counter = counters[key] = total.labels(key[0], route, str(status))
+        counter.inc()
+        histogram = histograms.get(route)
+        if histogram is None:
+            histogram = histograms[route] = latency.labels(route)
+        histogram.observe(seconds)
 
     requests.observers.append(observe)
     registry.register(_LiveCollector(hub, services))

@@ -100,13 +100,14 @@ def timing_middleware(
             route = resource.canonical if resource is not None else "unmatched"
             if not is_socket:
                 stats_for(request).record(request.method, route, status, elapsed)
-            access_log.info(
-                "%s %s %d %.1fms %s",
-                request.method,
-                safe_for_log(request.path),
-                101 if is_socket else status,
-                elapsed * 1000.0,
-                safe_for_log(client_address(request, trusted_for(request))),
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(
+                    "%s %s %d %.1fms %s",
+                    request.method,
+                    safe_for_log(request.path),
+                    101 if is_socket else status,
+                    elapsed * 1000.0,
+                    safe_for_log(client_address(request, trusted_for(request))),
+                )
 
     return middleware

@@ -214,6 +214,25 @@ async def test_prometheus_output_parses(make_client: ClientFactory) -> None:
     assert "process_resident_memory_bytes" in {s.name for f in families.values() for s in f.samples}
 
 
+async def test_prometheus_series_cannot_be_minted_by_clients(make_client: ClientFactory) -> None:
+    """WebDAV and other odd methods share one label; repeats add to one series."""
+    client = await make_client()
+    for method in ("PROPFIND", "MKCOL", "PURGE"):
+        await client.request(method, "/api/v1/agents", headers=auth(client))
+    for _ in range(3):
+        await client.get("/api/v1/agents", headers=auth(client))
+    text = await (await client.get("/metrics")).text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = [s for s in families["devskyy_http_requests"].samples if s.name.endswith("_total")]
+    methods = {s.labels["method"] for s in samples}
+    assert not methods & {"PROPFIND", "MKCOL", "PURGE"} and "OTHER" in methods
+    assert sum(s.value for s in samples if s.labels["method"] == "OTHER") == 3
+    gets = [
+        s for s in samples if s.labels["route"] == "/api/v1/agents" and s.labels["method"] == "GET"
+    ]
+    assert [s.value for s in gets] == [3]
+
+
 async def test_prometheus_can_require_a_token(make_client: ClientFactory) -> None:
     client = await make_client(metrics_require_token=True)
     assert (await client.get("/metrics")).status == 401

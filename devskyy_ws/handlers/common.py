@@ -28,7 +28,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     try:
         doc = json.loads(raw)
-        json.dumps(doc, ensure_ascii=False).encode()  # lone surrogates cannot be stored or sent
+        serde.dumps(doc).encode()  # lone surrogates cannot be stored or sent
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
     if not isinstance(doc, dict):
