@@ -58,6 +58,7 @@ class Settings:
     data_dir: Path = attrs.field(default=Path("devskyy-data"), converter=Path)
     log_level: str = "INFO"
     reuse_port: bool = False
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"  # for `python -m devskyy_ws`
 
     # Authentication (REST always; WebSockets per ws_auth).
     jwt_secret: str | None = None

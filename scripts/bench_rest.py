@@ -70,8 +70,10 @@ async def fill(data: Path, count: int) -> list[str]:
     return ids
 
 
-def floor_server(port: int, body: bytes) -> None:
+def floor_server(port: int, body: bytes, loop_kind: str) -> None:
     from aiohttp import web
+
+    from devskyy_ws.cli import new_event_loop
 
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
@@ -84,32 +86,43 @@ def floor_server(port: int, body: bytes) -> None:
         port=port,
         print=lambda _: print("ready", flush=True),
         access_log=None,
+        loop=new_event_loop(loop_kind),  # the same loop as the server it is the floor of
     )
 
 
 async def load(
-    url: str, method: str, seconds: float, concurrency: int, headers: dict[str, str], body: Any
+    url: str,
+    method: str,
+    seconds: float,
+    concurrency: int,
+    headers: dict[str, str],
+    body: Any,
+    warmup: float = 1.0,
 ) -> dict[str, float]:
+    """`concurrency` keep-alive clients for `seconds`, after `warmup` seconds not counted."""
     import aiohttp
 
     latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
 
-        async def worker() -> None:
+        async def worker(deadline: float, record: bool) -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 async with http.request(method, url, json=body) as resp:
                     await resp.read()
-                    if resp.status >= 400:
+                    if resp.status >= 400 and record:
                         errors += 1
-                latencies.append((time.perf_counter() - started) * 1000.0)
+                if record:
+                    latencies.append((time.perf_counter() - started) * 1000.0)
 
+        deadline = time.perf_counter() + warmup
+        await asyncio.gather(*(worker(deadline, False) for _ in range(concurrency)))
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        deadline = started + seconds
+        await asyncio.gather(*(worker(deadline, True) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
     latencies.sort()
     return {
@@ -127,16 +140,31 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--floor", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--event-loops",
+        default="auto",
+        help="server loops to measure, comma-separated (auto, asyncio, uvloop)",
+    )
+    parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
-        floor_server(int(args.floor[0]), Path(args.floor[1]).read_bytes())
+        floor_server(int(args.floor[0]), Path(args.floor[1]).read_bytes(), args.floor[2])
         return 0
     if args.load:
+        from devskyy_ws.cli import new_event_loop
+
         spec = json.loads(args.load)
-        print(json.dumps(asyncio.run(load(**spec))), flush=True)
+        with asyncio.Runner(loop_factory=lambda: new_event_loop("auto")) as runner:
+            print(json.dumps(runner.run(load(**spec))), flush=True)
         return 0
+    for loop_kind in args.event_loops.split(","):
+        measure(args, loop_kind)
+    return 0
+
+
+def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
+    """Every endpoint against a fresh server and database on one event loop."""
 
     data = Path(tempfile.mkdtemp(prefix="devskyy-bench-"))
     started = time.perf_counter()
@@ -162,6 +190,8 @@ def main() -> int:
             "WARNING",
             "--metrics-interval",
             "3600",
+            "--event-loop",
+            loop_kind,
         ],
         stderr=subprocess.DEVNULL,
         env=env,
@@ -225,7 +255,7 @@ def main() -> int:
             sample_file = data / "floor.json"
             sample_file.write_bytes(sample)
             floor = subprocess.Popen(
-                [sys.executable, __file__, "--floor", str(floor_port), str(sample_file)],
+                [sys.executable, __file__, "--floor", str(floor_port), str(sample_file), loop_kind],
                 stdout=subprocess.PIPE,
                 text=True,
                 env=env,
@@ -256,6 +286,7 @@ def main() -> int:
                 "event_loop_lag_ms"
             ]
             row = {
+                "event_loop": loop_kind,
                 "endpoint": name,
                 "bytes": len(sample),
                 **{f"devskyy_{k}": v for k, v in results["devskyy"].items()},
@@ -268,7 +299,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return 0
+    return rows
 
 
 if __name__ == "__main__":

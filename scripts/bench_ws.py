@@ -49,9 +49,13 @@ def raise_nofile() -> None:
 
 
 # --------------------------------------------------------------------------- servers
-def serve(kind: str, port: int, compression: bool, broker: str = "memory://") -> None:
+def serve(
+    kind: str, port: int, compression: bool, broker: str = "memory://", loop_kind: str = "auto"
+) -> None:
     raise_nofile()
     from aiohttp import web
+
+    from devskyy_ws.cli import new_event_loop
 
     async def publisher(request: web.Request, publish: Any) -> web.Response:
         count, rate = int(request.query["count"]), float(request.query["rate"])
@@ -161,6 +165,7 @@ def serve(kind: str, port: int, compression: bool, broker: str = "memory://") ->
         port=port,
         print=lambda _: print("ready", flush=True),
         access_log=None,
+        loop=new_event_loop(loop_kind),  # every server on the same loop, for a fair comparison
     )
 
 
@@ -175,8 +180,7 @@ class Counter(asyncio.Protocol):
         self.inflater = zlib.decompressobj(-15)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -303,6 +307,7 @@ def bench(
     compression: bool,
     instances: int = 1,
     broker: str = "memory://",
+    loop_kind: str = "auto",
 ) -> dict[str, Any]:
     import urllib.request
 
@@ -311,7 +316,10 @@ def bench(
     flags = ["--compression"] if compression else []
     servers = [
         subprocess.Popen(
-            [sys.executable, __file__, "serve", kind, str(p), "--broker", broker, *flags],
+            [
+                *(sys.executable, __file__, "serve", kind, str(p), "--broker", broker),
+                *(*flags, "--event-loop", loop_kind),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -344,6 +352,8 @@ def bench(
         connected = json.loads(cl.stdout.readline())["connected"]
         time.sleep(1.0)
         label_kind = kind if instances == 1 else f"{kind} x{instances} ({broker.split(':')[0]})"
+        if loop_kind != "auto":
+            label_kind += f" [{loop_kind}]"
         out: dict[str, Any] = {
             "kind": label_kind,
             "n": n,
@@ -392,6 +402,7 @@ def main() -> int:
     s.add_argument("port", type=int)
     s.add_argument("--compression", action="store_true")
     s.add_argument("--broker", default="memory://")
+    s.add_argument("--event-loop", default="auto")
     c = sub.add_parser("client")
     c.add_argument("port", help="one port or several, comma-separated")
     c.add_argument("n", type=int)
@@ -405,17 +416,27 @@ def main() -> int:
         "--compression", action="store_true", help="also measure permessage-deflate"
     )
     parser.add_argument("--json", type=Path, help="write the results here too")
+    parser.add_argument(
+        "--event-loops",
+        default="auto",
+        help="servers' loops, comma-separated (auto, asyncio, uvloop): e.g. asyncio,uvloop",
+    )
     parser.add_argument("--instances", type=int, default=1, help="devskyy instances on --broker")
     parser.add_argument(
         "--broker", default="memory://", help="redis://127.0.0.1:6379/0?prefix=bench"
     )
     args = parser.parse_args()
     if args.command == "serve":
-        serve(args.kind, args.port, args.compression, args.broker)
+        serve(args.kind, args.port, args.compression, args.broker, args.event_loop)
         return 0
     if args.command == "client":
+        # The load generator takes the fastest loop there is, so that it is not the
+        # bottleneck (on asyncio's it was, at N = 5,000: docs/benchmarks.md).
+        from devskyy_ws.cli import new_event_loop
+
         ports = [int(p) for p in args.port.split(",")]
-        asyncio.run(client("127.0.0.1", ports, args.n, args.compression, args.channel))
+        with asyncio.Runner(loop_factory=lambda: new_event_loop("auto")) as runner:
+            runner.run(client("127.0.0.1", ports, args.n, args.compression, args.channel))
         return 0
     results = []
     print(
@@ -429,10 +450,11 @@ def main() -> int:
             results.append(result)
             print(json.dumps(result), flush=True)
             continue
-        for kind in [k for k in args.kinds.split(",") if k]:
-            result = bench(kind, n, args.messages, args.rate, False)
-            results.append(result)
-            print(json.dumps(result), flush=True)
+        for loop_kind in args.event_loops.split(","):
+            for kind in [k for k in args.kinds.split(",") if k]:
+                result = bench(kind, n, args.messages, args.rate, False, loop_kind=loop_kind)
+                results.append(result)
+                print(json.dumps(result), flush=True)
         if args.compression:
             for kind in ("devskyy",):
                 result = bench(kind, n, args.messages, args.rate, True)

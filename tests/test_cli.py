@@ -81,6 +81,7 @@ def test_configured_secret_wins(tmp_path: Path) -> None:
         (["--log-level", "LOUD"], {}, "--log-level"),
         ([], {"DEVSKYY_PORT": "eighty"}, "DEVSKYY_PORT"),
         (["--ws-auth", "maybe"], {}, "--ws-auth"),
+        (["--event-loop", "trio"], {}, "--event-loop"),
     ],
 )
 def test_bad_values_exit_2_naming_the_option(
@@ -118,7 +119,9 @@ def test_the_command_freezes_start_up_objects_out_of_the_collector(
     started: list[web.Application] = []
     monkeypatch.setattr(web, "run_app", lambda app, **_: started.append(app))
     app = web.Application()
-    cli._run(app, Settings(data_dir=tmp_path))
+    loop = asyncio.new_event_loop()
+    cli._run(app, Settings(data_dir=tmp_path), loop)
+    loop.close()
     assert started == [app]
     gc.unfreeze()
     try:
@@ -127,3 +130,42 @@ def test_the_command_freezes_start_up_objects_out_of_the_collector(
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
+
+
+def test_event_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    from devskyy_ws.cli import new_event_loop
+
+    uvloop = pytest.importorskip("uvloop")
+    for choice, kind in (("auto", uvloop.Loop), ("uvloop", uvloop.Loop), ("asyncio", None)):
+        loop = new_event_loop(choice)
+        try:
+            if kind is None:
+                assert not isinstance(loop, uvloop.Loop)
+            else:
+                assert isinstance(loop, kind)
+        finally:
+            loop.close()
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # as if it were not installed
+    loop = new_event_loop("auto")
+    assert not isinstance(loop, uvloop.Loop)
+    loop.close()
+    with pytest.raises(ValueError, match="uvloop is not installed"):
+        new_event_loop("uvloop")
+
+
+@pytest.mark.parametrize("choice", ["asyncio", "uvloop"])
+def test_serves_on_either_event_loop(tmp_path: Path, choice: str) -> None:
+    """Signals, threads and shutdown work the same on both loops."""
+    if choice == "uvloop":
+        pytest.importorskip("uvloop")
+    with ServerProcess(tmp_path / "data", "--event-loop", choice) as server:
+        assert f"({choice})" in server.log()
+        token = server.token("write")
+        request = urllib.request.Request(
+            f"{server.base}/api/v1/tasks",
+            data=json.dumps({"agentType": "support", "prompt": "hello"}).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert resp.status == 201
+        assert server.terminate() == 0
