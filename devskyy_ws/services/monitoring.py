@@ -82,6 +82,7 @@ class MonitoringService:
             "memory_percent": system.get("memory_percent"),
             "disk_percent": system.get("disk_percent"),
             "event_loop_lag_ms": self.metrics.take_lag(),
+            "gc_pause_ms": self.metrics.gc_pauses.take(),
             "series": [
                 {
                     "timestamp": _ts(ts),
