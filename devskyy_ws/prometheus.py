@@ -63,10 +63,10 @@ class _LiveCollector(Collector):
         active = GaugeMetricFamily(
             "devskyy_tasks_active", "Tasks pending or running", labels=["status"]
         )
+        tasks = self.services.tasks
         for status in ("pending", "running"):
-            active.add_metric(
-                [status], sum(1 for t in self.services.tasks.active.values() if t.status == status)
-            )
+            live = sum(1 for t in tasks.active.values() if t.status == status)
+            active.add_metric([status], live + (tasks.parked if status == "pending" else 0))
         yield active
         competitions = CounterMetricFamily(
             "devskyy_competitions", "Round Table competitions since start", labels=["status"]

@@ -236,3 +236,43 @@ async def test_huge_integers_in_parameters_round_trip(make_client: ClientFactory
     listed = await client.get("/api/v1/tasks", headers=h)
     assert listed.status == 200
     assert (await listed.json())[0]["parameters"] == {"n": 2**70}
+
+
+async def test_a_long_queue_waits_in_the_store_not_in_memory(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past IN_MEMORY_QUEUE, queued tasks are ids and rows: all still run, in order,
+    and a cancel of one that waits in the store holds."""
+    from devskyy_ws import SERVICES_KEY
+    from devskyy_ws.services import tasks as task_module
+
+    monkeypatch.setattr(task_module, "IN_MEMORY_QUEUE", 2)
+    client = await make_client(max_concurrent_tasks=1, task_step_delay=0.05)
+    service = client.app[SERVICES_KEY].tasks
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    ids = []
+    for i in range(7):
+        resp = await client.post(
+            "/api/v1/tasks", json={"agentType": "support", "prompt": f"queued {i}"}, headers=h
+        )
+        assert resp.status == 201
+        ids.append((await resp.json())["taskId"])
+    assert len(service.active) <= 3 and service.parked >= 4
+    pending = service.parked + sum(1 for t in service.active.values() if t.status == "pending")
+    text = await (await client.get("/metrics")).text()
+    assert f'devskyy_tasks_active{{status="pending"}} {pending}.0' in text  # parked ones too
+    cancelled = await client.post(f"/api/v1/tasks/{ids[-2]}/cancel", headers=h)
+    assert cancelled.status == 200 and (await cancelled.json())["status"] == "cancelled"
+    finished: list[str] = []
+    updates = await collect_until(
+        ws,
+        lambda m: m["status"] == "completed" and finished.append(m["task_id"]) is None
+        and len(finished) == 6,
+        wait=20.0,
+    )  # fmt: skip
+    assert finished == [i for i in ids if i != ids[-2]]  # every other one ran, in order
+    assert {m["status"] for m in updates if m["task_id"] == ids[-2]} <= {"pending", "cancelled"}
+    stored = await (await client.get(f"/api/v1/tasks/{ids[-2]}", headers=h)).json()
+    assert stored["status"] == "cancelled"
+    assert service.parked == 0 and not service.active
