@@ -161,3 +161,42 @@ async def test_a_connection_that_cannot_open_is_reported(tmp_path: Path) -> None
     with pytest.raises(sqlite3.OperationalError):
         await worker.start()
     assert not worker.running
+
+
+async def test_the_thread_outlives_a_call_that_breaks_the_transaction(
+    thread: SqliteThread,
+) -> None:
+    """A call that commits on its own removes the group's savepoint: the group fails,
+    the thread goes on."""
+
+    def commits(db: sqlite3.Connection) -> None:
+        db.execute("COMMIT")
+
+    release, held = await _held(thread)
+    first = asyncio.create_task(thread.call(_insert(1)))
+    rogue = asyncio.create_task(thread.call(commits))
+    await asyncio.sleep(0)
+    release.set()
+    await held
+    results = await asyncio.gather(first, rogue, return_exceptions=True)
+    assert all(isinstance(r, sqlite3.Error) for r in results)
+    assert await thread.call(_insert(2)) == 2
+
+
+async def test_calls_after_stop_are_refused_not_left_waiting(tmp_path: Path) -> None:
+    worker = SqliteThread(lambda: _connect(tmp_path / "stop.sqlite3"))
+    await worker.start()
+    release, held = await _held(worker)
+    queued = asyncio.create_task(worker.call(_insert(1)))
+    await asyncio.sleep(0)
+    stopping = asyncio.create_task(worker.stop())
+    await asyncio.sleep(0)  # the stop request is queued behind `queued`
+    late = asyncio.create_task(worker.call(_insert(2)))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(held, stopping)
+    assert await queued == 1  # asked before the stop: done
+    with pytest.raises(sqlite3.OperationalError, match="closed"):
+        await asyncio.wait_for(late, 10)  # asked after: refused, never left waiting
+    with pytest.raises(sqlite3.OperationalError, match="closed"):
+        await worker.call(_insert(3))

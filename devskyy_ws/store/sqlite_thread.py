@@ -35,6 +35,8 @@ class SqliteThread:
     def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self._connect = connect
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._gate = threading.Lock()  # a call is queued only while the thread will answer it
+        self._closed = False
         self._thread: threading.Thread | None = None
         self._db: sqlite3.Connection | None = None
         self.groups = 0  # transactions committed, for tests and benchmarks
@@ -48,6 +50,7 @@ class SqliteThread:
         """Connect on the thread (the connection never leaves it)."""
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
+        self._closed = False
         self._thread = threading.Thread(
             target=self._serve, args=(loop, ready), name="sqlite", daemon=True
         )
@@ -60,9 +63,15 @@ class SqliteThread:
             raise
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Raises:
+        sqlite3.OperationalError: the thread has stopped (or whatever `fn` raises).
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((fn, future, loop))
+        with self._gate:
+            if self._closed or self._thread is None:
+                raise sqlite3.OperationalError("the database is closed")
+            self._queue.put((fn, future, loop))
         return await future
 
     async def stop(self) -> None:
@@ -78,6 +87,8 @@ class SqliteThread:
         try:
             self._db = self._connect()
         except Exception as exc:
+            with self._gate:
+                self._closed = True
             _answer(loop, [(ready, (False, exc))])
             return
         _answer(loop, [(ready, (True, None))])
@@ -96,17 +107,42 @@ class SqliteThread:
                     stopping = True
                     break
                 group.append(job)
-            outcomes = self._run_group(self._db, [fn for fn, _, _ in group])
-            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]]
-            by_loop = {}
-            for (_, future, job_loop), outcome in zip(group, outcomes, strict=True):
-                by_loop.setdefault(job_loop, []).append((future, outcome))
-            for job_loop, answers in by_loop.items():
-                _answer(job_loop, answers)
+            self._answer_all(group, self._run_group(self._db, [fn for fn, _, _ in group]))
         self._db.close()
         self._db = None
+        with self._gate:  # calls queued after the stop request are refused, not lost
+            self._closed = True
+            late = []
+            while True:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    late.append(job)
+        closed = sqlite3.OperationalError("the database is closed")
+        self._answer_all(late, [(False, closed)] * len(late))
+
+    @staticmethod
+    def _answer_all(group: list[Job], outcomes: list[Outcome]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]]
+        by_loop = {}
+        for (_, future, job_loop), outcome in zip(group, outcomes, strict=True):
+            by_loop.setdefault(job_loop, []).append((future, outcome))
+        for job_loop, answers in by_loop.items():
+            _answer(job_loop, answers)
 
     def _run_group(self, db: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
+        """Never raises: the thread outlives any failure (the group fails instead)."""
+        try:
+            return self._try_group(db, calls)
+        except Exception as exc:  # the group's own statements failed (I/O error, misuse)
+            with contextlib.suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            return [(False, exc)] * len(calls)
+
+    def _try_group(self, db: sqlite3.Connection, calls: list[Call]) -> list[Outcome]:
         self.calls += len(calls)
         try:
             db.execute("BEGIN IMMEDIATE")
