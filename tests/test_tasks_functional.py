@@ -276,3 +276,39 @@ async def test_a_long_queue_waits_in_the_store_not_in_memory(
     stored = await (await client.get(f"/api/v1/tasks/{ids[-2]}", headers=h)).json()
     assert stored["status"] == "cancelled"
     assert service.parked == 0 and not service.active
+
+
+async def test_a_cancel_refused_by_a_down_store_leaves_the_task_queued(
+    make_client: ClientFactory,
+) -> None:
+    """The database goes away (its thread stops) while a task waits: the cancel is
+    answered 503 and changes nothing; once the database is back, the task runs."""
+    from devskyy_ws import SERVICES_KEY, STORE_KEY
+    from devskyy_ws.store.sqlite import SqliteStore
+
+    client = await make_client(max_concurrent_tasks=1, task_step_delay=0.2)
+    store = client.app[STORE_KEY]
+    assert isinstance(store, SqliteStore)
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    first, queued = [
+        (
+            await (
+                await client.post(
+                    "/api/v1/tasks", json={"agentType": "support", "prompt": p}, headers=h
+                )
+            ).json()
+        )["taskId"]
+        for p in ("runs first", "waits")
+    ]
+    await collect_until(ws, lambda m: m["task_id"] == first and m["status"] == "running")
+    await store.thread.stop()  # a real outage: every call now fails
+    refused = await client.post(f"/api/v1/tasks/{queued}/cancel", headers=h)
+    assert refused.status == 503 and (await refused.json())["error"]
+    await store.open()
+    await collect_until(
+        ws, lambda m: m["task_id"] == queued and m["status"] == "completed", wait=20.0
+    )
+    stored = await (await client.get(f"/api/v1/tasks/{queued}", headers=h)).json()
+    assert stored["status"] == "completed"
+    assert client.app[SERVICES_KEY].tasks.parked == 0

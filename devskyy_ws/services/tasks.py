@@ -302,8 +302,18 @@ class TaskService:
 
         Raises:
             NotFound: no such task. Conflict: it already finished.
+            StoreUnavailable: nothing changed; a queued task stays queued.
         """
+        was_parked = task_id in self._parked
         self._parked.discard(task_id)  # a worker that dequeues it now passes it by
+        try:
+            return await self._cancel(task_id)
+        except BaseException:
+            if was_parked:
+                self._parked.add(task_id)  # still queued: a worker reads it from the store
+            raise
+
+    async def _cancel(self, task_id: str) -> TaskRecord:
         task = await self.get(task_id)
         if task.finished:
             raise Conflict("task_finished", f"Task {task_id} already {task.status}.")
@@ -317,7 +327,13 @@ class TaskService:
         if job is not None:
             job.cancel()
         self.active.pop(task_id, None)
-        if not await self.store.put_if(task_row(task), previous) and not local:
+        try:
+            stored = await self.store.put_if(task_row(task), previous)
+        except BaseException:
+            if local and previous == "pending":
+                self._parked.add(task_id)  # its id is still queued; the store decides
+            raise
+        if not stored and not local:
             # it moved on elsewhere meanwhile; say what it is now
             current = await self.get(task_id)
             raise Conflict("task_finished", f"Task {task_id} already {current.status}.")
