@@ -42,6 +42,7 @@ class ChannelStats:
     errors: int = 0
     published: int = 0
     slow_consumer_disconnects: int = 0
+    coalesced: int = 0  # deliveries that shared a socket write with an earlier one
     connections_total: int = 0
     closed_count: int = 0
     closed_duration_total: float = 0.0
@@ -66,6 +67,8 @@ class Connection:
         "_closed",
         "_filters",
         "_muted",
+        "_pending",
+        "_pending_bytes",
         "_queue",
         "_queued_bytes",
         "_transport",
@@ -106,6 +109,8 @@ class Connection:
         self.subject: str | None = None
         self.token_exp: float | None = None
         self._transport = request.transport
+        self._pending: list[bytes] = []  # frames of this loop tick, written together
+        self._pending_bytes = 0
         self._queue: deque[bytes] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()
@@ -148,10 +153,30 @@ class Connection:
         self._refresh()
 
     # -- writing -------------------------------------------------------------------
+    def hold(self, frame: bytes) -> None:
+        """Keep a frame for the end of this loop tick (the hub writes them then, at once)."""
+        self._pending.append(frame)
+        self._pending_bytes += len(frame)
+
+    @property
+    def held_bytes(self) -> int:
+        return self._pending_bytes
+
+    def release(self) -> None:
+        """Write the held frames, in one call; everything else written comes after them."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending, self._pending_bytes = [], 0
+        transport = self._transport
+        if transport is not None and not transport.is_closing():
+            transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
     def write(self, payload: bytes, frame: bytes | None = None) -> bool:
         """Queue one text message; False (and a 4008 close) when the client lags."""
         if self.closed:
             return False
+        self.release()
         transport = self._transport
         if transport is None or transport.is_closing():
             self.closed = True
@@ -206,6 +231,7 @@ class Connection:
         self.hub.spawn(self._close(code, reason))
 
     async def _close(self, code: int, reason: str) -> None:
+        self.release()  # what was published before the close goes out before it
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), 2.0)
         except (TimeoutError, ConnectionError, RuntimeError):
@@ -302,6 +328,8 @@ class Hub:
         self._keepalive_task: asyncio.Task[None] | None = None
         self._live: set[Connection] = set()
         self._snapshots: dict[str, tuple[Connection, ...]] = {}
+        self._tick_channels: set[str] = set()  # channels that delivered in this loop tick
+        self._held: list[Connection] = []  # connections holding frames until the tick ends
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -383,7 +411,13 @@ class Hub:
         return self.seqs[channel]
 
     def deliver(self, channel: str, seq: int, epoch: str, doc: dict[str, Any]) -> int:
-        """Stamp, serialize once, remember, and write to every matching local socket."""
+        """Stamp, serialize once, remember, and write to every matching local socket.
+
+        The first message of a loop tick on a channel is written at once; later ones in
+        the same tick (a burst) are held per socket and written together when the tick
+        ends: one write per socket per burst instead of one per message. A socket's
+        own messages (pong, warnings) and its close frame flush what it holds first.
+        """
         doc["seq"] = seq
         doc["epoch"] = epoch
         self.seqs[channel] = max(self.seqs[channel], seq)
@@ -394,15 +428,32 @@ class Hub:
         delivered = 0
         frame, limit, now = entry.frame, self.send_buffer_bytes, entry.at
         size = len(frame)
+        burst = channel in self._tick_channels
+        if not burst:
+            if not self._tick_channels:
+                asyncio.get_running_loop().call_soon(self._end_tick)
+            self._tick_channels.add(channel)
+        held = self._held
         for conn in self._members(channel):
             transport = conn._transport
             if conn.plain and transport is not None and not transport.is_closing():
                 # The fast path (most sockets): no filters, no compression, no auth wait.
-                if transport.get_write_buffer_size() + size > limit:
-                    conn.drop_slow()
-                    stats.dropped += 1
-                    continue
-                transport.write(frame)
+                if burst:
+                    owed = transport.get_write_buffer_size() + conn.held_bytes
+                    if owed + size > limit:
+                        conn.drop_slow()
+                        stats.dropped += 1
+                        continue
+                    if not conn.held_bytes:
+                        held.append(conn)
+                    conn.hold(frame)
+                    stats.coalesced += 1
+                else:
+                    if transport.get_write_buffer_size() + size > limit:
+                        conn.drop_slow()
+                        stats.dropped += 1
+                        continue
+                    transport.write(frame)
                 conn.last_sent = now
                 delivered += 1
                 continue
@@ -414,6 +465,12 @@ class Hub:
                 stats.dropped += 1
         stats.sent += delivered
         return delivered
+
+    def _end_tick(self) -> None:
+        self._tick_channels.clear()
+        held, self._held = self._held, []
+        for conn in held:
+            conn.release()
 
     def _members(self, channel: str) -> tuple[Connection, ...]:
         """A snapshot of the channel's weak set, rebuilt only when membership changes."""

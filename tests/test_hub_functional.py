@@ -193,8 +193,9 @@ async def test_events_endpoint_publishes_through_the_hub(make_client: ClientFact
     await ws.close()
 
 
+@pytest.mark.parametrize("burst", [1, 20])
 async def test_slow_client_is_cut_with_4008_and_others_get_everything_in_order(
-    make_client: ClientFactory,
+    make_client: ClientFactory, burst: int
 ) -> None:
     client = await make_client(send_buffer_bytes=128 * 1024)
     hub = client.app[HUB_KEY]
@@ -219,7 +220,8 @@ async def test_slow_client_is_cut_with_4008_and_others_get_everything_in_order(
         data = {"n": published, "pad": pad}
         await hub.publish("tasks", TaskUpdate(task_id="t", status="running", progress=0, data=data))
         published += 1
-        await asyncio.sleep(0)  # publishers in real life await I/O between updates
+        if published % burst == 0:  # 1: one message per loop tick; 20: bursts, held
+            await asyncio.sleep(0)  # publishers in real life await I/O between updates
     await hub.publish(
         "tasks", TaskUpdate(task_id="t", status="running", progress=0, data={"n": -1})
     )
@@ -230,3 +232,42 @@ async def test_slow_client_is_cut_with_4008_and_others_get_everything_in_order(
     writer.close()
     for ws in readers:
         await ws.close()
+
+
+async def test_a_burst_shares_one_write_per_socket_in_order(make_client: ClientFactory) -> None:
+    client = await make_client()
+    hub = client.app[HUB_KEY]
+    readers = [await client.ws_connect("/api/ws/tasks") for _ in range(3)]
+    before = hub.stats["tasks"].coalesced
+    for n in range(10):  # one loop tick: no await here suspends
+        await hub.publish("tasks", TaskUpdate(task_id="t", status="running", progress=n))
+    assert hub.stats["tasks"].coalesced - before == 9 * 3  # all but the first were held
+    for ws in readers:
+        assert [(await _next(ws))["progress"] for _ in range(10)] == list(range(10))
+        await ws.close()
+
+
+async def test_a_sockets_own_messages_and_close_follow_what_it_holds(
+    make_client: ClientFactory,
+) -> None:
+    from devskyy_ws.messages import Pong
+
+    client = await make_client()
+    hub = client.app[HUB_KEY]
+    ws = await client.ws_connect("/api/ws/tasks")
+    await ws.send_json({"type": "ping"})
+    assert (await _next(ws))["type"] == "pong"  # the server side is attached by now
+    (conn,) = hub.connections["tasks"]
+
+    async def update(n: int) -> None:
+        await hub.publish("tasks", TaskUpdate(task_id="t", status="running", progress=n))
+
+    await update(0)  # written at once
+    await update(1)  # held for the end of the tick
+    conn.send(Pong())  # must not overtake 1
+    await update(2)
+    conn.close_soon(1001, "going away")  # nor may the close overtake 2
+    seen = [await _next(ws) for _ in range(4)]
+    assert [m.get("progress", m["type"]) for m in seen] == [0, 1, "pong", 2]
+    closing = await ws.receive(timeout=5)
+    assert closing.type.name in ("CLOSE", "CLOSING", "CLOSED") and ws.close_code == 1001

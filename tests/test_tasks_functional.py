@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -312,3 +313,38 @@ async def test_a_cancel_refused_by_a_down_store_leaves_the_task_queued(
     stored = await (await client.get(f"/api/v1/tasks/{queued}", headers=h)).json()
     assert stored["status"] == "completed"
     assert client.app[SERVICES_KEY].tasks.parked == 0
+
+
+async def test_cancels_racing_the_runner_always_tell_the_truth(make_client: ClientFactory) -> None:
+    """Submit and cancel at once, many times, while workers start tasks: every answer
+    is 200 `cancelled` or 409, and the store ends up agreeing with every answer."""
+    from devskyy_ws import SERVICES_KEY
+
+    client = await make_client(max_concurrent_tasks=8, task_step_delay=0.0)
+    h = auth(client, "write")
+
+    async def submit_and_cancel(i: int) -> tuple[str, int, dict[str, Any]]:
+        resp = await client.post(
+            "/api/v1/tasks", json={"agentType": "commerce", "prompt": f"race {i}"}, headers=h
+        )
+        task_id = (await resp.json())["taskId"]
+        for _ in range(i % 3):  # vary where in the task's life the cancel lands
+            await asyncio.sleep(0)
+        cancel = await client.post(f"/api/v1/tasks/{task_id}/cancel", headers=h)
+        return task_id, cancel.status, await cancel.json()
+
+    results = await asyncio.gather(*(submit_and_cancel(i) for i in range(60)))
+    service = client.app[SERVICES_KEY].tasks
+    for _ in range(1000):  # bounded: until the runner has nothing left
+        if not service.active and not service._jobs:
+            break
+        await asyncio.sleep(0.01)
+    for task_id, status, body in results:
+        stored = await (await client.get(f"/api/v1/tasks/{task_id}", headers=h)).json()
+        if status == 200:
+            assert body["status"] == "cancelled" and stored["status"] == "cancelled", body
+        else:
+            assert status == 409 and body["error"] == "task_finished", body
+            assert stored["status"] in ("completed", "failed"), stored
+    agent = await (await client.get("/api/v1/agents/commerce", headers=h)).json()
+    assert agent["status"] == "idle"

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
+import attrs
+
 from .. import serde
 from ..hub import Hub
 from ..ids import insert_fresh
@@ -24,7 +26,7 @@ from ..messages import TaskUpdate, utcnow
 from ..providers.config import ProviderConfig
 from ..providers.llm import Completion, ProviderError
 from ..records import TaskRecord
-from ..store.base import Row, Store
+from ..store.base import Row, Store, StoreUnavailable
 from .agents import AgentService
 from .errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
 from .techniques import shape_prompt
@@ -329,17 +331,22 @@ class TaskService:
         self.active.pop(task_id, None)
         try:
             stored = await self.store.put_if(task_row(task), previous)
-        except BaseException:
+            current: str | None = previous
+            if not stored:
+                # It moved on meanwhile (started, or finished). Its work is stopped now
+                # if it was ours, and whatever it wrote is already in the store.
+                current = (await self.store.status_of("task", [task_id])).get(task_id)
+                if current in ("pending", "running"):
+                    stored = await self.store.put_if(task_row(task), current)
+                if not stored:
+                    raise Conflict("task_finished", f"Task {task_id} already {current}.")
+        except StoreUnavailable:
             if local and previous == "pending":
                 self._parked.add(task_id)  # its id is still queued; the store decides
             raise
-        if not stored and not local:
-            # it moved on elsewhere meanwhile; say what it is now
-            current = await self.get(task_id)
-            raise Conflict("task_finished", f"Task {task_id} already {current.status}.")
         self.finished["cancelled"] = self.finished.get("cancelled", 0) + 1
         await self._publish(task)
-        if was_running and local:
+        if local and (was_running or current == "running"):
             await self.agents.task_finished(task, None)
         return task
 
@@ -387,8 +394,8 @@ class TaskService:
                 self._queue.put_nowait(task_id)
                 await asyncio.sleep(1.0)
                 continue
-            if not claimed:
-                self.active.pop(task_id, None)  # another instance took it, or a cancel
+            if not claimed or task.status != "pending":  # taken elsewhere, or cancelled
+                self.active.pop(task_id, None)
                 continue
             job = asyncio.create_task(self._run(task))
             self._jobs[task_id] = job
@@ -431,13 +438,21 @@ class TaskService:
             await asyncio.sleep(self.step_delay)
 
     async def _run(self, task: TaskRecord) -> None:
+        if task.status != "pending":
+            return  # cancelled between claim and start
         started = time.perf_counter()
-        task.status = "running"
-        task.metrics.start_time = utcnow()
-        started_at = serde.format_timestamp(task.metrics.start_time)
-        if not await self.store.put_if(task_row(task), "pending"):
+        start_time = utcnow()
+        running = attrs.evolve(
+            task, status="running", metrics=attrs.evolve(task.metrics, start_time=start_time)
+        )
+        # The shared record changes only once the store agrees: a cancel racing this
+        # write must never see (or answer with) a status the store refused.
+        if not await self.store.put_if(task_row(running), "pending"):
             self.active.pop(task.task_id, None)  # cancelled between claim and start
             return
+        task.status = "running"
+        task.metrics.start_time = start_time
+        started_at = serde.format_timestamp(start_time)
         await self.agents.task_started(task, started_at)
         await self._progress(task, 5.0)
         try:
