@@ -470,7 +470,10 @@ class Hub:
         self._tick_channels.clear()
         held, self._held = self._held, []
         for conn in held:
-            conn.release()
+            try:
+                conn.release()
+            except Exception:  # one broken transport must not keep the others' frames
+                log.exception("writing held frames to %s failed", conn.address)
 
     def _members(self, channel: str) -> tuple[Connection, ...]:
         """A snapshot of the channel's weak set, rebuilt only when membership changes."""
