@@ -12,7 +12,17 @@ from typing import Any, Protocol
 
 import attrs
 
-__all__ = ["KINDS", "Row", "Store", "StoreUnavailable", "TechniqueStat"]
+from ..serde import dumps
+
+__all__ = [
+    "KINDS",
+    "RECORD_COLUMNS",
+    "Row",
+    "Store",
+    "StoreUnavailable",
+    "TechniqueStat",
+    "record_values",
+]
 
 KINDS = ("task", "competition", "pipeline")
 
@@ -34,6 +44,24 @@ class Row:
     latency_ms: float | None = None
     cost_usd: float | None = None
     technique: str | None = None
+
+
+RECORD_COLUMNS = "id, kind, group_key, status, created_at, latency_ms, cost_usd, technique, doc"
+
+
+def record_values(row: Row) -> tuple[Any, ...]:
+    """A row's values in RECORD_COLUMNS order, the document as JSON text."""
+    return (
+        row.id,
+        row.kind,
+        row.group_key,
+        row.status,
+        row.created_at,
+        row.latency_ms,
+        row.cost_usd,
+        row.technique,
+        dumps(row.doc),
+    )
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from .base import Row, StoreUnavailable, TechniqueStat
+from .base import RECORD_COLUMNS, Row, StoreUnavailable, TechniqueStat, record_values
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
 
 __all__ = ["PostgresStore"]
@@ -109,10 +109,7 @@ class PostgresStore:
             return False
 
     # -- records -------------------------------------------------------------------
-    _INSERT = (
-        "INSERT INTO records (id, kind, group_key, status, created_at, latency_ms, cost_usd,"
-        " technique, doc) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb)"
-    )
+    _INSERT = f"INSERT INTO records ({RECORD_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9::jsonb)"
     _ADD = _INSERT + " ON CONFLICT (id) DO NOTHING"
     _UPSERT = (
         _INSERT + " ON CONFLICT (id) DO UPDATE SET group_key = EXCLUDED.group_key,"
@@ -120,30 +117,16 @@ class PostgresStore:
         " technique = EXCLUDED.technique, doc = EXCLUDED.doc"
     )
 
-    @staticmethod
-    def _args(row: Row) -> tuple[Any, ...]:
-        return (
-            row.id,
-            row.kind,
-            row.group_key,
-            row.status,
-            row.created_at,
-            row.latency_ms,
-            row.cost_usd,
-            row.technique,
-            json.dumps(row.doc, separators=(",", ":")),
-        )
-
     async def put(self, row: Row) -> None:
-        await self._execute(self._UPSERT, *self._args(row))
+        await self._execute(self._UPSERT, *record_values(row))
 
     async def add(self, row: Row) -> bool:
-        return (await self._execute(self._ADD, *self._args(row))).endswith(" 1")
+        return (await self._execute(self._ADD, *record_values(row))).endswith(" 1")
 
     async def put_many(self, rows: Sequence[Row]) -> None:
         try:
             async with self._pool.acquire() as conn, conn.transaction():
-                await conn.executemany(self._UPSERT, [self._args(r) for r in rows])
+                await conn.executemany(self._UPSERT, [record_values(r) for r in rows])
         except _DOWN as exc:
             raise StoreUnavailable(str(exc)) from exc
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..serde import dumps
-from .base import Row, StoreUnavailable, TechniqueStat
+from .base import RECORD_COLUMNS, Row, StoreUnavailable, TechniqueStat, record_values
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
 from .sqlite_thread import SqliteThread
 
@@ -69,15 +69,15 @@ class SqliteStore:
 
     # -- records -------------------------------------------------------------------
     async def put(self, row: Row) -> None:
-        values = _values(row)
+        values = record_values(row)
         await self._run(lambda db: db.execute(_UPSERT, values))
 
     async def add(self, row: Row) -> bool:
-        values = _values(row)
+        values = record_values(row)
         return await self._run(lambda db: db.execute(_ADD, values).rowcount == 1)
 
     async def put_many(self, rows: Sequence[Row]) -> None:
-        values = [_values(r) for r in rows]
+        values = [record_values(r) for r in rows]
         await self._run(lambda db: db.executemany(_UPSERT, values))
 
     async def get(self, kind: str, id: str) -> dict[str, Any] | None:
@@ -406,30 +406,13 @@ class SqliteStore:
         )
 
 
-_INSERT = (
-    "INSERT INTO records (id, kind, group_key, status, created_at, latency_ms, cost_usd,"
-    " technique, doc) VALUES (?,?,?,?,?,?,?,?,?)"
-)
+_INSERT = f"INSERT INTO records ({RECORD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
 _UPSERT = (
     _INSERT + " ON CONFLICT(id) DO UPDATE SET group_key=excluded.group_key,"
     " status=excluded.status, latency_ms=excluded.latency_ms, cost_usd=excluded.cost_usd,"
     " technique=excluded.technique, doc=excluded.doc"
 )
 _ADD = _INSERT + " ON CONFLICT(id) DO NOTHING"
-
-
-def _values(row: Row) -> tuple[Any, ...]:
-    return (
-        row.id,
-        row.kind,
-        row.group_key,
-        row.status,
-        row.created_at,
-        row.latency_ms,
-        row.cost_usd,
-        row.technique,
-        dumps(row.doc),
-    )
 
 
 def _filters(
