@@ -77,9 +77,16 @@ async def insert_fresh(
         setattr(record, id_field, new_id(prefix))
         row = to_row(record)
         row = Row(
-            row.id, row.kind, row.group_key, row.status, _sort_stamp(row.created_at), row.doc,
-            row.latency_ms, row.cost_usd, row.technique,
-        )  # fmt: skip
+            id=row.id,
+            kind=row.kind,
+            group_key=row.group_key,
+            status=row.status,
+            created_at=_sort_stamp(row.created_at),
+            doc=row.doc,
+            latency_ms=row.latency_ms,
+            cost_usd=row.cost_usd,
+            technique=row.technique,
+        )
         if await store.add(row):
             return row
     raise RuntimeError(f"no free {prefix} id in {_ATTEMPTS} draws")
