@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,13 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from benchproc import ROOT, free_port, mint_token
 
 
 async def fill(data: Path, count: int) -> list[str]:
@@ -196,24 +189,7 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
         stderr=subprocess.DEVNULL,
         env=env,
     )
-    token = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devskyy_ws",
-            "token",
-            "--sub",
-            "bench",
-            "--scope",
-            "write",
-            "--data-dir",
-            str(data),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=env,
-    ).stdout.strip()
+    token = mint_token(data, "bench")
     headers = {"Authorization": f"Bearer {token}"}
     import urllib.request
 

@@ -23,7 +23,6 @@ import base64
 import json
 import os
 import resource
-import socket
 import statistics
 import struct
 import subprocess
@@ -33,14 +32,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchproc import ROOT, cpu_seconds, free_port, rss_mb
+
 PAD = "x" * 180  # makes a message about 300 bytes on the wire
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def raise_nofile() -> None:
@@ -287,18 +281,6 @@ async def client(
 
 
 # --------------------------------------------------------------------------- orchestration
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def bench(
     kind: str,
     n: int,

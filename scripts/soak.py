@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,19 +24,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+from benchproc import free_port, mint_token, rss_mb
 
 
 class Soak:
@@ -159,23 +146,7 @@ async def run(minutes: float, report: Path | None) -> int:
                             break
                 except aiohttp.ClientError:
                     await asyncio.sleep(0.1)
-            token = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "devskyy_ws",
-                    "token",
-                    "--sub",
-                    "soak",
-                    "--scope",
-                    "write",
-                    "--data-dir",
-                    str(data),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
+            token = mint_token(data, "soak")
             soak = Soak(base, token, time.monotonic() + minutes * 60)
             load = [asyncio.create_task(soak.churn(http)) for _ in range(4)]
             load += [asyncio.create_task(soak.work(http)) for _ in range(2)]

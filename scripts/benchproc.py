@@ -1,0 +1,44 @@
+"""What the benchmark and soak scripts share: ports, a server's CPU and memory, tokens.
+
+Linux only (/proc), loopback only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+__all__ = ["ROOT", "cpu_seconds", "free_port", "mint_token", "rss_mb"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def mint_token(data_dir: Path, sub: str, scope: str = "write") -> str:
+    """A token from the server's own command, signed with the data dir's secret."""
+    command = [sys.executable, "-m", "devskyy_ws", "token", "--sub", sub, "--scope", scope]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [*command, "--data-dir", str(data_dir)], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.strip()
