@@ -438,21 +438,17 @@ class Hub:
             transport = conn._transport
             if conn.plain and transport is not None and not transport.is_closing():
                 # The fast path (most sockets): no filters, no compression, no auth wait.
+                holding = conn.held_bytes
+                if transport.get_write_buffer_size() + holding + size > limit:
+                    conn.drop_slow()
+                    stats.dropped += 1
+                    continue
                 if burst:
-                    owed = transport.get_write_buffer_size() + conn.held_bytes
-                    if owed + size > limit:
-                        conn.drop_slow()
-                        stats.dropped += 1
-                        continue
-                    if not conn.held_bytes:
+                    if not holding:
                         held.append(conn)
                     conn.hold(frame)
                     stats.coalesced += 1
                 else:
-                    if transport.get_write_buffer_size() + size > limit:
-                        conn.drop_slow()
-                        stats.dropped += 1
-                        continue
                     transport.write(frame)
                 conn.last_sent = now
                 delivered += 1
