@@ -145,8 +145,8 @@ class PostgresStore:
         return result.endswith(" 1")
 
     async def get(self, kind: str, id: str) -> dict[str, Any] | None:
-        rows = await self._fetch("SELECT doc FROM records WHERE id = $1 AND kind = $2", id, kind)
-        return json.loads(rows[0]["doc"]) if rows else None
+        text = await self.get_text(kind, id)
+        return json.loads(text) if text is not None else None
 
     async def list_records(
         self,

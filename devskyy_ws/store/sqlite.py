@@ -81,13 +81,8 @@ class SqliteStore:
         await self._run(lambda db: db.executemany(_UPSERT, values))
 
     async def get(self, kind: str, id: str) -> dict[str, Any] | None:
-        def get(db: sqlite3.Connection) -> dict[str, Any] | None:
-            found = db.execute(
-                "SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind)
-            ).fetchone()
-            return json.loads(found[0]) if found else None
-
-        return await self._run(get)
+        text = await self.get_text(kind, id)
+        return json.loads(text) if text is not None else None
 
     async def list_records(
         self,
