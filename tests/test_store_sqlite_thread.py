@@ -93,6 +93,50 @@ async def test_a_failing_call_is_rolled_back_alone(thread: SqliteThread) -> None
     assert await thread.call(_ids) == [100, 102]
 
 
+async def test_an_atomic_statement_that_fails_halfway_leaves_none_of_its_rows(
+    thread: SqliteThread,
+) -> None:
+    """Without a savepoint, SQLite's own statement rollback keeps the call alone."""
+
+    def two_rows_then_clash(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO item (id) VALUES (201), (202), (200)")  # 200 is taken
+
+    release, held = await _held(thread)
+    first = asyncio.create_task(thread.call(_insert(200), atomic=True))
+    failing = asyncio.create_task(thread.call(two_rows_then_clash, atomic=True))
+    last = asyncio.create_task(thread.call(_insert(203), atomic=True))
+    await asyncio.sleep(0)
+    release.set()
+    await held
+    assert await first == 200 and await last == 203
+    with pytest.raises(sqlite3.IntegrityError):
+        await failing
+    assert await thread.call(_ids) == [200, 203]
+
+
+async def test_atomic_calls_take_no_savepoint(tmp_path: Path) -> None:
+    statements: list[str] = []
+
+    def traced() -> sqlite3.Connection:
+        db = _connect(tmp_path / "trace.sqlite3")
+        db.set_trace_callback(statements.append)
+        return db
+
+    worker = SqliteThread(traced)
+    await worker.start()
+    try:
+        release, held = await _held(worker)
+        calls = [asyncio.create_task(worker.call(_insert(i), atomic=i < 2)) for i in range(3)]
+        await asyncio.sleep(0)
+        statements.clear()  # from here: the held call's commit, then the group of three
+        release.set()
+        await held
+        assert await asyncio.gather(*calls) == [0, 1, 2]
+    finally:
+        await worker.stop()
+    assert [s for s in statements if "SAVEPOINT" in s] == ["SAVEPOINT call"]  # the third's
+
+
 async def test_a_failed_commit_fails_every_call_of_the_group(thread: SqliteThread) -> None:
     """A deferred foreign key is checked at COMMIT: nobody in the group may hear "done"."""
     release, held = await _held(thread)

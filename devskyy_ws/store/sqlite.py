@@ -33,12 +33,13 @@ class SqliteStore:
         self.thread = SqliteThread(self._connect)
 
     # -- plumbing ------------------------------------------------------------------
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the store's thread, inside a transaction (see sqlite_thread)."""
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, atomic: bool = False) -> T:
+        """Run `fn` on the store's thread, inside a transaction (see sqlite_thread);
+        `atomic` when it is one statement or reads only."""
         if not self.thread.running:
             raise StoreUnavailable("the store is not open")
         try:
-            return await self.thread.call(fn)
+            return await self.thread.call(fn, atomic=atomic)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
@@ -63,18 +64,20 @@ class SqliteStore:
 
     async def ping(self) -> bool:
         try:
-            return await self._run(lambda db: db.execute("SELECT 1").fetchone()[0] == 1)
+            return await self._run(
+                lambda db: db.execute("SELECT 1").fetchone()[0] == 1, atomic=True
+            )
         except (StoreUnavailable, sqlite3.Error):
             return False
 
     # -- records -------------------------------------------------------------------
     async def put(self, row: Row) -> None:
         values = record_values(row)
-        await self._run(lambda db: db.execute(_UPSERT, values))
+        await self._run(lambda db: db.execute(_UPSERT, values), atomic=True)
 
     async def add(self, row: Row) -> bool:
         values = record_values(row)
-        return await self._run(lambda db: db.execute(_ADD, values).rowcount == 1)
+        return await self._run(lambda db: db.execute(_ADD, values).rowcount == 1, atomic=True)
 
     async def put_many(self, rows: Sequence[Row]) -> None:
         values = [record_values(r) for r in rows]
@@ -104,7 +107,7 @@ class SqliteStore:
             total = db.execute(f"SELECT COUNT(*) FROM records WHERE {clause}", args).fetchone()[0]
             return [json.loads(d[0]) for d in docs], int(total)
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def get_text(self, kind: str, id: str) -> str | None:
         def run(db: sqlite3.Connection) -> str | None:
@@ -113,7 +116,7 @@ class SqliteStore:
             ).fetchone()
             return str(row[0]) if row else None
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def list_texts(
         self,
@@ -131,7 +134,7 @@ class SqliteStore:
         def run(db: sqlite3.Connection) -> list[tuple[str, str]]:
             return [(str(r[0]), str(r[1])) for r in db.execute(sql, (*args, limit)).fetchall()]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
@@ -144,7 +147,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def all_docs(self, kind: str) -> list[dict[str, Any]]:
         def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -153,7 +156,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def claim(
         self, kind: str, id: str, from_status: str, owner: str, lease_s: float = 30.0
@@ -166,7 +169,7 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def put_if(self, row: Row, expected_status: str) -> bool:
         text = dumps(row.doc)
@@ -187,7 +190,7 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def status_of(self, kind: str, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -200,7 +203,7 @@ class SqliteStore:
             ).fetchall()
             return {str(r[0]): str(r[1]) for r in rows}
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def renew(self, kind: str, ids: Sequence[str], owner: str, lease_s: float) -> None:
         if not ids:
@@ -222,7 +225,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def unclaimed(self, kind: str, status: str, limit: int) -> list[dict[str, Any]]:
         def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -233,7 +236,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def release(self, kind: str, owner: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
@@ -245,7 +248,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def disown(self, kind: str, status: str, owner: str | None) -> None:
         where, args = "kind = ? AND status = ?", [kind, status]
@@ -272,7 +275,7 @@ class SqliteStore:
                 "total_cost_usd": float(row[3] or 0.0),
             }
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def technique_stats(self, agent_type: str | None) -> list[TechniqueStat]:
         where = "kind = 'task' AND technique IS NOT NULL AND status IN ('completed','failed')"
@@ -293,7 +296,7 @@ class SqliteStore:
                 for r in rows
             ]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     # -- key/value state -----------------------------------------------------------
     async def get_state(self, key: str) -> dict[str, Any] | None:
@@ -301,7 +304,7 @@ class SqliteStore:
             row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
             return json.loads(row[0]) if row else None
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def put_state(self, key: str, value: dict[str, Any]) -> None:
         text = dumps(value)
@@ -332,7 +335,7 @@ class SqliteStore:
             ).fetchall()
             return [(float(r[0]), json.loads(r[1])) for r in rows]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def rollup(self, now: float) -> dict[str, int]:
         def run(db: sqlite3.Connection) -> dict[str, int]:
@@ -363,7 +366,7 @@ class SqliteStore:
             ).fetchall()
             return {str(r[0]): int(r[1]) for r in rows}
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def cost_total(self, kind: str) -> float:
         def run(db: sqlite3.Connection) -> float:
@@ -372,7 +375,7 @@ class SqliteStore:
             ).fetchone()
             return float(row[0])
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def provider_task_stats(self) -> list[dict[str, Any]]:
         def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -393,7 +396,7 @@ class SqliteStore:
                 for r in rows
             ]
 
-        return await self._run(run)
+        return await self._run(run, atomic=True)
 
     async def integrity_ok(self) -> bool:
         return await self._run(
