@@ -428,13 +428,14 @@ class Hub:
         delivered = 0
         frame, limit, now = entry.frame, self.send_buffer_bytes, entry.at
         size = len(frame)
+        members = self._members(channel)
         burst = channel in self._tick_channels
-        if not burst:
+        if not burst and members:  # with nobody listening there is no burst to gather
             if not self._tick_channels:
                 asyncio.get_running_loop().call_soon(self._end_tick)
             self._tick_channels.add(channel)
         held = self._held
-        for conn in self._members(channel):
+        for conn in members:
             transport = conn._transport
             if conn.plain and transport is not None and not transport.is_closing():
                 # The fast path (most sockets): no filters, no compression, no auth wait.
