@@ -7,6 +7,9 @@ Fills a fresh SQLite database with N tasks, starts `python -m devskyy_ws` on it 
 floor server (a bare aiohttp handler returning JSON of the same size), then drives each
 endpoint from a separate load process for a fixed time: requests/s, p50/p99 latency,
 and the server's worst event-loop lag while it ran (from its monitoring endpoint).
+
+devskyy and the floor take turns (`--rounds`, each `--seconds` long), so a shared
+machine's drift in speed, which is seen as ±15% between minutes, falls on both sides.
 """
 
 from __future__ import annotations
@@ -117,12 +120,17 @@ async def load(
         deadline = started + seconds
         await asyncio.gather(*(worker(deadline, True) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
+    return {"elapsed": elapsed, "errors": errors, "latencies": latencies}
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Requests/s over every round together, and percentiles of all their latencies."""
+    latencies = sorted(ms for run in runs for ms in run["latencies"])
     return {
-        "rps": round(len(latencies) / elapsed),
+        "rps": round(len(latencies) / sum(run["elapsed"] for run in runs)),
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99)], 2),
-        "errors": errors,
+        "errors": sum(run["errors"] for run in runs),
     }
 
 
@@ -133,6 +141,7 @@ def main() -> int:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="turns each side takes")
     parser.add_argument(
         "--event-loops",
         default="auto",
@@ -237,10 +246,11 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
             )
             assert floor.stdout is not None
             floor.stdout.readline()
-            results = {}
-            health: dict[str, Any] = {}
-            for label, target in (("devskyy", port), ("floor", floor_port)):
-                if label == "devskyy":  # a fresh lag window for this endpoint's run
+            runs: dict[str, list[dict[str, Any]]] = {"devskyy": [], "floor": []}
+            lag_ms = gc_ms = 0.0
+            turns = [("devskyy", port), ("floor", floor_port)] * args.rounds
+            for label, target in turns:
+                if label == "devskyy":  # a fresh lag window for this turn
                     fetch("/api/v1/monitoring/metrics?metrics=health")
                 spec = {
                     "url": f"http://127.0.0.1:{target}{path}",
@@ -257,11 +267,14 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
                     check=True,
                     env=env,
                 )
-                results[label] = json.loads(out.stdout)
+                runs[label].append(json.loads(out.stdout))
                 if label == "devskyy":
                     health = json.loads(fetch("/api/v1/monitoring/metrics?metrics=health"))
+                    lag_ms = max(lag_ms, health["health"]["event_loop_lag_ms"])
+                    gc_ms = max(gc_ms, health["health"]["gc_pause_ms"])
             floor.terminate()
             floor.wait()
+            results = {label: summarize(label_runs) for label, label_runs in runs.items()}
             row = {
                 "event_loop": loop_kind,
                 "endpoint": name,
@@ -269,8 +282,14 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
                 **{f"devskyy_{k}": v for k, v in results["devskyy"].items()},
                 **{f"floor_{k}": v for k, v in results["floor"].items()},
                 "ratio": round(results["devskyy"]["rps"] / results["floor"]["rps"], 2),
-                "max_loop_lag_ms": health["health"]["event_loop_lag_ms"],
-                "max_gc_pause_ms": health["health"]["gc_pause_ms"],
+                "ratio_by_round": [
+                    round(
+                        len(d["latencies"]) / d["elapsed"] / (len(f["latencies"]) / f["elapsed"]), 2
+                    )
+                    for d, f in zip(runs["devskyy"], runs["floor"], strict=True)
+                ],
+                "max_loop_lag_ms": lag_ms,
+                "max_gc_pause_ms": gc_ms,
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
