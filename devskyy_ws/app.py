@@ -55,22 +55,23 @@ def create_app(settings: Settings | None = None) -> web.Application:
         ValueError: a setting cannot be used (bad key file, unknown database URL).
     """
     settings = settings or Settings()
-    app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[
-            timing_middleware(
-                lambda r: r.app[REQUEST_STATS_KEY], lambda r: r.app[SETTINGS_KEY].trusted_proxies
-            ),
-            cors_middleware(lambda r: r.app[ORIGINS_KEY]),
-            error_middleware,
+    middlewares = [
+        timing_middleware(
+            lambda r: r.app[REQUEST_STATS_KEY], lambda r: r.app[SETTINGS_KEY].trusted_proxies
+        ),
+        cors_middleware(lambda r: r.app[ORIGINS_KEY]),
+        error_middleware,
+    ]
+    if settings.rate_limit > 0:  # a limiter switched off costs no layer on every request
+        middlewares.append(
             ratelimit_middleware(
                 lambda r: r.app[RATELIMIT_KEY],
                 lambda r: r.app[JWT_KEY],
                 lambda r: r.app[SETTINGS_KEY],
-            ),
-            auth_middleware(lambda r: r.app[JWT_KEY]),
-        ],
-    )
+            )
+        )
+    middlewares.append(auth_middleware(lambda r: r.app[JWT_KEY]))
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     store = open_store(settings.database_url)
     hub = Hub(
         send_buffer_bytes=settings.send_buffer_bytes,

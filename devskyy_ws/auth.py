@@ -43,6 +43,9 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Any])
 
 
+_RANK = {s: i for i, s in enumerate(SCOPES)}
+
+
 class AuthError(Exception):
     """A token that cannot be trusted; the message is safe to show."""
 
@@ -57,8 +60,8 @@ class Claims:
 
     def allows(self, needed: str) -> bool:
         """`admin` implies `write`, which implies `read`."""
-        rank = {s: i for i, s in enumerate(SCOPES)}
-        return any(rank.get(s, -1) >= rank[needed] for s in self.scope)
+        least = _RANK[needed]
+        return any(_RANK.get(s, -1) >= least for s in self.scope)
 
 
 def _load_or_create_secret(data_dir: Path) -> str:

@@ -54,3 +54,12 @@ async def test_anonymous_requests_are_limited_by_address(make_client: ClientFact
     assert first == [401, 401, 429]
     other = await client.get("/api/v1/agents", headers={"X-Forwarded-For": "198.51.100.2"})
     assert other.status == 401
+
+
+async def test_a_limit_of_zero_switches_limiting_off(make_client: ClientFactory) -> None:
+    client = await make_client(rate_limit=0, rate_burst=1)
+    h = auth(client, "read")
+    for _ in range(5):
+        resp = await client.get("/api/v1/agents", headers=h)
+        assert resp.status == 200
+        assert "X-RateLimit-Limit" not in resp.headers
