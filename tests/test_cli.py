@@ -104,7 +104,7 @@ def test_env_twins_and_flags_build_settings(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.cors_origins == ("https://a.example", "https://*.b.example")
 
 
-def test_the_command_freezes_start_up_objects_out_of_the_collector(
+def test_the_command_freezes_start_up_objects_and_widens_the_young_generation(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A full collection over start-up's objects showed as 8-10 ms of loop lag."""
@@ -124,12 +124,15 @@ def test_the_command_freezes_start_up_objects_out_of_the_collector(
     loop.close()
     assert started == [app]
     gc.unfreeze()
+    thresholds = gc.get_threshold()
     try:
         for hook in app.on_startup:
             asyncio.run(hook(app))
         assert gc.get_freeze_count() > 1000
+        assert gc.get_threshold() == cli.GC_THRESHOLDS != thresholds
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 def test_event_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
