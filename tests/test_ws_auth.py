@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -89,9 +90,17 @@ async def test_per_address_connection_limit(make_client: ClientFactory) -> None:
     with pytest.raises(WSServerHandshakeError) as info:
         await client.ws_connect("/api/ws/agents")
     assert info.value.status == 429
+    hub = client.app[HUB_KEY]
+    assert hub.count_from("127.0.0.1") == 2
     await keep[0].close()
     again = await client.ws_connect("/api/ws/agents")
-    await again.close()
+    for ws in (again, keep[1]):
+        await ws.close()
+    for _ in range(100):  # each server handler detaches once its close handshake is done
+        if hub.active == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert hub.active == 0 and hub.count_from("127.0.0.1") == 0
 
 
 async def test_handshake_flood_is_rate_limited(make_client: ClientFactory) -> None:
