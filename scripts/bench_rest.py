@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """REST benchmark: the task endpoints over 100,000 stored tasks, beside aiohttp's floor.
 
-    python scripts/bench_rest.py [--tasks 100000] [--seconds 5] [--concurrency 32]
+    python scripts/bench_rest.py [--tasks 100000] [--seconds 5] [--rounds 3] [--concurrency 32]
 
 Fills a fresh SQLite database with N tasks, starts `python -m devskyy_ws` on it and a
 floor server (a bare aiohttp handler returning JSON of the same size), then drives each
