@@ -123,6 +123,11 @@ async def load(
     return {"elapsed": elapsed, "errors": errors, "latencies": latencies}
 
 
+def rate(run: dict[str, Any]) -> float:
+    """Requests per second of one load run."""
+    return len(run["latencies"]) / run["elapsed"]
+
+
 def summarize(runs: list[dict[str, Any]]) -> dict[str, float]:
     """Requests/s over every round together, and percentiles of all their latencies."""
     latencies = sorted(ms for run in runs for ms in run["latencies"])
@@ -283,9 +288,7 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
                 **{f"floor_{k}": v for k, v in results["floor"].items()},
                 "ratio": round(results["devskyy"]["rps"] / results["floor"]["rps"], 2),
                 "ratio_by_round": [
-                    round(
-                        len(d["latencies"]) / d["elapsed"] / (len(f["latencies"]) / f["elapsed"]), 2
-                    )
+                    round(rate(d) / rate(f), 2)
                     for d, f in zip(runs["devskyy"], runs["floor"], strict=True)
                 ],
                 "max_loop_lag_ms": lag_ms,
