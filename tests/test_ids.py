@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -16,9 +17,35 @@ from devskyy_ws.store.sqlite import SqliteStore
 
 
 def test_ids_have_the_documented_shape_and_do_not_repeat() -> None:
-    drawn = [ids.new_id("task") for _ in range(5000)]  # several urandom blocks
+    drawn = [ids.new_id("task") for _ in range(5000)]
     assert all(re.fullmatch(r"task-[0-9a-f]{12}", i) for i in drawn)
     assert len(set(drawn)) == len(drawn)
+
+
+def test_ids_lead_with_the_millisecond_so_new_ones_are_index_neighbours() -> None:
+    before = int(time.time() * 1000)
+    drawn = [ids.new_id("task") for _ in range(200)]
+    after = int(time.time() * 1000)
+    window = {ms & 0xFFFFFF for ms in range(before, after + 1)}
+    assert {int(i[5:11], 16) for i in drawn} <= window
+    # within one millisecond the ids count up from a random start
+    by_tick: dict[str, list[int]] = {}
+    for i in drawn:
+        by_tick.setdefault(i[5:11], []).append(int(i[11:], 16))
+    for lows in by_tick.values():
+        assert lows == [(lows[0] + n) & 0xFFFFFF for n in range(len(lows))]
+
+
+def test_fresh_draws_a_new_start_within_the_same_millisecond(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ids, "_clock", lambda: 1_764_000_000.5)
+    first = ids.new_id("task")
+    counted = ids.new_id("task")
+    fresh = [ids.new_id("task", fresh=True) for _ in range(3)]
+    assert int(counted[11:], 16) == (int(first[11:], 16) + 1) & 0xFFFFFF
+    assert {f[5:11] for f in fresh} == {first[5:11]}
+    assert len({*fresh, first, counted}) == 5
 
 
 def test_a_forked_child_does_not_reuse_the_parent_block() -> None:
@@ -43,7 +70,7 @@ async def test_a_clashing_id_is_drawn_again(
     await store.open()
     try:
         draws = iter(["task-00000000000a", "task-00000000000a", "task-00000000000b"])
-        monkeypatch.setattr(ids, "new_id", lambda prefix: next(draws))
+        monkeypatch.setattr(ids, "new_id", lambda prefix, fresh=False: next(draws))
         first = TaskRecord(task_id="", agent_type="support", prompt="one")
         second = TaskRecord(task_id="", agent_type="commerce", prompt="two")
         await ids.insert_fresh(store, first, "task_id", "task", task_row)
@@ -55,6 +82,32 @@ async def test_a_clashing_id_is_drawn_again(
         )
         stored = await store.get("task", "task-00000000000a")
         assert stored is not None and stored["prompt"] == "one"
+    finally:
+        await store.close()
+
+
+async def test_a_clash_with_another_instances_count_draws_from_a_fresh_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another instance sharing the database counted through the ids this one would
+    count to next: the retry leaves that run instead of walking along it."""
+    store = SqliteStore(tmp_path / "clash.sqlite3")
+    await store.open()
+    try:
+        monkeypatch.setattr(ids, "_clock", lambda: 1_764_000_000.25)
+        probe = ids.new_id("task")
+        tick, low = probe[5:11], int(probe[11:], 16)
+        taken = [f"task-{tick}{(low + n) & 0xFFFFFF:06x}" for n in range(1, 41)]
+        for n, other in enumerate(taken):
+            other_task = TaskRecord(task_id=other, agent_type="support", prompt=f"theirs {n}")
+            assert await store.add(task_row(other_task))
+        mine = TaskRecord(task_id="", agent_type="support", prompt="mine")
+        row = await ids.insert_fresh(store, mine, "task_id", "task", task_row)
+        assert row.id not in taken and row.id[5:11] == tick
+        stored = await store.get("task", row.id)
+        assert stored is not None and stored["prompt"] == "mine"
+        first_taken = await store.get("task", taken[0])
+        assert first_taken is not None and first_taken["prompt"] == "theirs 0"
     finally:
         await store.close()
 
