@@ -62,7 +62,12 @@ def _aware(instance: object, attribute: attrs.Attribute[datetime], value: dateti
         raise ValueError(f"{attribute.name} must be timezone-aware")
 
 
-_progress = [v.instance_of(float), v.ge(0.0), v.le(100.0)]
+def _progress(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    """0 to 100 (after the float converter), in one call: every publish checks it."""
+    if not 0.0 <= value <= 100.0:  # False for NaN too
+        raise ValueError(f"'{attribute.name}' must be a number from 0 to 100: {value!r}")
+
+
 _data = attrs.field(factory=dict, validator=v.instance_of(dict))
 _ts = attrs.field(factory=utcnow, validator=_aware)
 _seq = attrs.field(default=None)

@@ -91,7 +91,7 @@ def categorize(prompt: str) -> str:
     text = prompt.lower()
     best, best_hits = DEFAULT_CATEGORY, 0
     for category, (keywords, _) in CATEGORIES.items():
-        hits = sum(1 for word in keywords if word in text)
+        hits = sum(map(text.__contains__, keywords))  # no generator frame per keyword
         if hits > best_hits:
             best, best_hits = category, hits
     return best
