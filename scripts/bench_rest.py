@@ -2,6 +2,7 @@
 """REST benchmark: the task endpoints over 100,000 stored tasks, beside aiohttp's floor.
 
     python scripts/bench_rest.py [--tasks 100000] [--seconds 5] [--rounds 3] [--concurrency 32]
+                                 [--only "POST"]
 
 Fills a fresh SQLite database with N tasks, starts `python -m devskyy_ws` on it and a
 floor server (a bare aiohttp handler returning JSON of the same size), then drives each
@@ -148,6 +149,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="turns each side takes")
     parser.add_argument(
+        "--only", default="", help="measure only endpoints whose name contains this text"
+    )
+    parser.add_argument(
         "--event-loops",
         default="auto",
         help="server loops to measure, comma-separated (auto, asyncio, uvloop)",
@@ -235,6 +239,7 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
             {"agentType": "support", "prompt": "bench"},
         ),
     ]
+    cases = [case for case in cases if args.only in case[0]]
     rows = []
     try:
         for name, method, path, body in cases:
