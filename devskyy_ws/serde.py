@@ -7,6 +7,7 @@ cattrs captures hooks when it builds a class's function.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -20,25 +21,74 @@ from . import records as r
 try:  # pragma: no cover - depends on the optional [speed] extra
     import orjson
 
-    def dumps(obj: Any) -> str:
-        """JSON text; orjson when installed (measured in docs/benchmarks.md).
+    def dumpb(obj: Any) -> bytes:
+        """JSON as UTF-8 bytes; orjson when installed (measured in docs/benchmarks.md).
 
         orjson refuses integers beyond 64 bits, which user-supplied `parameters` may
         hold; the standard library writes those.
         """
         try:
-            return orjson.dumps(obj).decode()
+            return orjson.dumps(obj)
         except TypeError:
-            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+            return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _fast_loads(raw: bytes) -> Any:
+        """orjson's reading of `raw`, or None where the standard library must decide.
+
+        orjson reads integers past 64 bits as floats, so a body with a run of 20 digits
+        is left to the standard library; so is anything orjson refuses (NaN, lone
+        surrogates, other encodings), which keeps every answer what it was.
+        """
+        if _LONG_DIGITS.search(raw):
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
 
 except ImportError:  # pragma: no cover
 
-    def dumps(obj: Any) -> str:
-        """JSON text; orjson when installed (measured in docs/benchmarks.md)."""
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    def dumpb(obj: Any) -> bytes:
+        """JSON as UTF-8 bytes; orjson when installed (measured in docs/benchmarks.md)."""
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def _fast_loads(raw: bytes) -> Any:
+        return None
 
 
-__all__ = ["converter", "dumps", "format_timestamp", "parse_timestamp", "structure", "unstructure"]
+_LONG_DIGITS = re.compile(rb"\d{20}")
+
+__all__ = [
+    "converter",
+    "dumpb",
+    "dumps",
+    "format_timestamp",
+    "loads_body",
+    "parse_timestamp",
+    "structure",
+    "unstructure",
+]
+
+
+def dumps(obj: Any) -> str:
+    """JSON text (see dumpb)."""
+    return dumpb(obj).decode()
+
+
+def loads_body(raw: bytes) -> Any:
+    """A request body's JSON, as the standard library reads it; lone UTF-16 surrogates,
+    which can be neither stored nor sent, are refused.
+
+    Raises:
+        ValueError: not JSON, or it holds a lone surrogate.
+        RecursionError: nested too deeply.
+    """
+    doc = _fast_loads(raw)
+    if doc is None:  # also a body that is the JSON literal null: read again, same answer
+        doc = json.loads(raw)
+        dumpb(doc)  # raises UnicodeEncodeError (a ValueError) on a lone surrogate
+    return doc
+
 
 T = TypeVar("T")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,8 +26,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not raw:
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     try:
-        doc = json.loads(raw)
-        serde.dumps(doc).encode()  # lone surrogates cannot be stored or sent
+        doc = serde.loads_body(raw)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
     if not isinstance(doc, dict):
@@ -38,7 +36,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 
 def json_response(body: Any, status: int = 200) -> web.Response:
     """JSON with the one fast serializer (orjson when installed)."""
-    return web.Response(text=serde.dumps(body), status=status, content_type="application/json")
+    return web.Response(
+        body=serde.dumpb(body), status=status, content_type="application/json", charset="utf-8"
+    )
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
