@@ -200,7 +200,7 @@ class Connection:
 
     def send(self, message: ServerMessage) -> bool:
         """Send a per-connection message (pong, subscribed, warnings, snapshots)."""
-        return self.write(serde.dumps(serde.unstructure(message)).encode())
+        return self.write(serde.dumpb(serde.unstructure(message)))
 
     async def _write_compressed(self) -> None:
         """permessage-deflate compresses per client, so it needs aiohttp's writer."""
@@ -432,7 +432,7 @@ class Hub:
         doc["seq"] = seq
         doc["epoch"] = epoch
         self.seqs[channel] = max(self.seqs[channel], seq)
-        payload = serde.dumps(doc).encode()
+        payload = serde.dumpb(doc)
         entry = Entry(seq, doc, payload, text_frame(payload), time.monotonic())
         self._remember(channel, entry)
         stats = self.stats[channel]
@@ -528,7 +528,7 @@ class Hub:
             idle = [c for c in self._live if not c.closed and c.last_sent <= threshold]
             if not idle:
                 continue
-            payload = serde.dumps(serde.unstructure(Keepalive())).encode()
+            payload = serde.dumpb(serde.unstructure(Keepalive()))
             frame = text_frame(payload)
             for conn in idle:
                 conn.write(payload, frame)

@@ -225,6 +225,6 @@ class RedisBroker:
             seq = int(entry_id.split("-")[0])
             doc = json.loads(fields["d"])
             doc["seq"], doc["epoch"] = seq, epoch
-            payload = serde.dumps(doc).encode()
+            payload = serde.dumpb(doc)
             out.append(Entry(seq, doc, payload, text_frame(payload), time.monotonic()))
         return out
