@@ -344,7 +344,7 @@ def bench(
         }
         for label, r in (("paced", rate), ("max", 0.0)):
             ask("reset")
-            cpu0 = cpu()
+            cpu0, client_cpu0 = cpu(), cpu_seconds(cl.pid)
             started = time.perf_counter()
             request = urllib.request.Request(
                 f"http://127.0.0.1:{ports[0]}/bench/publish?count={messages}&rate={r}",
@@ -354,7 +354,7 @@ def bench(
                 json.loads(resp.read())
             result = ask(f"wait {messages * connected} 60")
             elapsed = time.perf_counter() - started
-            used = cpu() - cpu0
+            used, client_used = cpu() - cpu0, cpu_seconds(cl.pid) - client_cpu0
             delivered = result["frames"]
             out[label] = {
                 "delivered_per_s": round(delivered / elapsed),
@@ -363,6 +363,9 @@ def bench(
                 "max_ms": round(result["max"], 1),
                 "lost": messages * connected - delivered,
                 "cpu_s_per_100k": round(used / max(delivered, 1) * 100_000, 3),
+                # the load client's own: it must stay under the server's to not be the
+                # bottleneck (one core each, on two cores)
+                "client_cpu_s_per_100k": round(client_used / max(delivered, 1) * 100_000, 3),
             }
         cl.stdin.write("quit\n")
         cl.stdin.flush()

@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""A/B of one REST endpoint: servers built from several source trees take turns.
+
+    git worktree add /tmp/before HEAD~1
+    python scripts/bench_ab.py before=/tmp/before after=. [--rounds 8] [--seconds 3]
+                               [--path /api/v1/tasks]
+
+On these shared machines the speed drifts by 10-30% between minutes, more than most
+single changes are worth, so two separate benchmark runs cannot tell a change from the
+drift. Here every tree's server (a fresh data dir each) and aiohttp's floor serve the
+same load one after another, round after round; each round's ratio to the floor and to
+the first tree is read from runs seconds apart, and the medians are reported beside
+each server's CPU per request (from /proc). The load is bench_rest.py's: 32 keep-alive
+clients in a separate process, POST with a small task body, GET otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from benchproc import ROOT, cpu_seconds, free_port, mint_token
+
+BENCH_REST = ROOT / "scripts" / "bench_rest.py"
+
+
+def start(label: str, tree: Path) -> tuple[str, int, str, subprocess.Popen[bytes]]:
+    """`tree`'s server on a free port with a fresh data dir, and a token for it."""
+    data, port = Path(tempfile.mkdtemp(prefix=f"devskyy-ab-{label}-")), free_port()
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    flags = ["--rate-limit", "0", "--log-level", "WARNING", "--metrics-interval", "3600"]
+    command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir", str(data)]
+    server = subprocess.Popen(
+        [*command, *flags], cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return label, port, mint_token(data, "ab"), server
+
+
+def start_floor(port: int) -> subprocess.Popen[str]:
+    sample = Path(tempfile.mkdtemp(prefix="devskyy-ab-floor-")) / "floor.json"
+    sample.write_bytes(json.dumps({"taskId": "x" * 12}).encode() * 20)
+    floor = subprocess.Popen(
+        [sys.executable, str(BENCH_REST), "--floor", str(port), str(sample), "auto"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert floor.stdout is not None
+    floor.stdout.readline()
+    return floor
+
+
+def turn(port: int, token: str, pid: int, path: str, seconds: float) -> tuple[float, float]:
+    """One load run: (requests/s, server CPU microseconds per request)."""
+    post = path == "/api/v1/tasks"
+    spec = {
+        "url": f"http://127.0.0.1:{port}{path}",
+        "method": "POST" if post else "GET",
+        "seconds": seconds,
+        "concurrency": 32,
+        "headers": {"Authorization": f"Bearer {token}"},
+        "body": {"agentType": "support", "prompt": "bench"} if post else None,
+        "warmup": 0.5,
+    }
+    load = subprocess.Popen(
+        [sys.executable, str(BENCH_REST), "--load", json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    time.sleep(0.5)  # the warm-up is not counted
+    cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
+    out: dict[str, Any] = json.loads(load.communicate()[0])
+    cpu, wall = cpu_seconds(pid) - cpu0, time.perf_counter() - wall0
+    rps = len(out["latencies"]) / out["elapsed"]
+    if out["errors"]:
+        raise SystemExit(f"{out['errors']} requests failed on port {port}")
+    return rps, cpu / (rps * wall) * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("trees", nargs="+", help="label=path of a source tree")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--path", default="/api/v1/tasks")
+    args = parser.parse_args()
+    specs = [spec.split("=", 1) for spec in args.trees]
+    if any(len(spec) != 2 or spec[0] == "floor" for spec in specs):
+        parser.error("each tree is label=path (and 'floor' is taken)")
+    servers = [start(label, Path(path).resolve()) for label, path in specs]
+    floor_port = free_port()
+    floor = start_floor(floor_port)
+    rows: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in servers}
+    rows["floor"] = []
+    try:
+        for n in range(args.rounds):
+            for label, port, token, server in servers:
+                rows[label].append(turn(port, token, server.pid, args.path, args.seconds))
+            rows["floor"].append(turn(floor_port, "", floor.pid, args.path, args.seconds))
+            line = "  ".join(f"{k} {v[-1][0]:,.0f}/s {v[-1][1]:.0f}us" for k, v in rows.items())
+            print(f"round {n + 1}: {line}", flush=True)
+    finally:
+        for *_, server in servers:
+            server.terminate()
+            server.wait(timeout=30)
+        floor.terminate()
+        floor.wait(timeout=30)
+    first = servers[0][0]
+    for label, runs in rows.items():
+        to_floor = [r[0] / f[0] for r, f in zip(runs, rows["floor"], strict=True)]
+        to_first = [r[0] / f[0] for r, f in zip(runs, rows[first], strict=True)]
+        print(
+            json.dumps(
+                {
+                    "tree": label,
+                    "median_rps": round(statistics.median(r[0] for r in runs)),
+                    "median_cpu_us_per_request": round(statistics.median(r[1] for r in runs), 1),
+                    "ratio_to_floor": round(statistics.median(to_floor), 3),
+                    f"ratio_to_{first}": round(statistics.median(to_first), 3),
+                    "ratio_to_floor_by_round": [round(x, 2) for x in to_floor],
+                }
+            ),
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
