@@ -3,9 +3,9 @@
 The first 6 digits are the clock in milliseconds (wrapping every 4.7 hours), the last 6
 a random start drawn each millisecond and counted up within it. Ids made together
 are neighbours in every index keyed by id: each commit then touches a few index
-pages instead of one page per new record, as 48 random bits did. Measured on the
-records table with 100,000 rows, in groups of 12: 38 us of SQLite per insert with
-random ids, 23 us with these (docs/benchmarks.md).
+pages instead of one page per new record, as 48 random bits did. SQLite's time per
+insert into the records table at 60,000 rows, in groups of 12: 34.7 us with random
+ids, 26.0 us with these (docs/benchmarks.md).
 
 Random bits come from os.urandom, drawn a block at a time; a forked child never
 reuses its parent's block or its millisecond's count.

@@ -185,9 +185,11 @@ def make_converter() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime | None, _optional_timestamp)
 
     def any_dict(value: dict[str, Any]) -> dict[str, Any]:
-        """A copy in which only values that are not plain scalars go through dispatch
-        (cattrs dispatches every value of an Any-typed mapping: the most of a message's
-        `data`, on every publish)."""
+        """A copy in which only values that are not plain scalars go through dispatch.
+
+        cattrs dispatches on the class of every value of an Any-typed mapping; for a
+        message's `data` (scalars, nearly always) that was most of its cost, on every
+        publish."""
         unstructure = conv.unstructure
         return {k: v if v.__class__ in _JSON_SCALARS else unstructure(v) for k, v in value.items()}
 
