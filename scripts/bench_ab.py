@@ -24,11 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchproc import ROOT, cpu_seconds, free_port, mint_token
+from benchproc import ROOT, cpu_seconds, free_port, mint_token, wait_healthy
 
 BENCH_REST = ROOT / "scripts" / "bench_rest.py"
 
@@ -42,12 +41,7 @@ def start(label: str, tree: Path) -> tuple[str, int, str, subprocess.Popen[bytes
     server = subprocess.Popen(
         [*command, *flags], cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_healthy(port)
     return label, port, mint_token(data, "ab"), server
 
 

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchproc import ROOT, free_port, mint_token
+from benchproc import ROOT, free_port, mint_token, wait_healthy
 
 
 async def fill(data: Path, count: int) -> list[str]:
@@ -211,12 +211,7 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
     headers = {"Authorization": f"Bearer {token}"}
     import urllib.request
 
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_healthy(port)
 
     def fetch(path: str) -> bytes:
         request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)

@@ -9,9 +9,11 @@ import os
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
-__all__ = ["ROOT", "cpu_seconds", "free_port", "mint_token", "rss_mb"]
+__all__ = ["ROOT", "cpu_seconds", "free_port", "mint_token", "rss_mb", "wait_healthy"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,3 +44,14 @@ def mint_token(data_dir: Path, sub: str, scope: str = "write") -> str:
         [*command, "--data-dir", str(data_dir)], capture_output=True, text=True, check=True, env=env
     )
     return done.stdout.strip()
+
+
+def wait_healthy(port: int, tries: int = 100) -> None:
+    """Until the server on `port` answers /health (10 s at most), then go on either way:
+    the first request's error tells more than a timeout here would."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
