@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -30,11 +31,13 @@ from typing import Any
 from benchproc import ROOT, cpu_seconds, free_port, mint_token, wait_healthy
 
 BENCH_REST = ROOT / "scripts" / "bench_rest.py"
+SCRATCH: list[Path] = []  # data dirs, removed at the end
 
 
 def start(label: str, tree: Path) -> tuple[str, int, str, subprocess.Popen[bytes]]:
     """`tree`'s server on a free port with a fresh data dir, and a token for it."""
     data, port = Path(tempfile.mkdtemp(prefix=f"devskyy-ab-{label}-")), free_port()
+    SCRATCH.append(data)
     env = {**os.environ, "PYTHONPATH": str(tree)}
     flags = ["--rate-limit", "0", "--log-level", "WARNING", "--metrics-interval", "3600"]
     command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir", str(data)]
@@ -46,7 +49,8 @@ def start(label: str, tree: Path) -> tuple[str, int, str, subprocess.Popen[bytes
 
 
 def start_floor(port: int) -> subprocess.Popen[str]:
-    sample = Path(tempfile.mkdtemp(prefix="devskyy-ab-floor-")) / "floor.json"
+    SCRATCH.append(Path(tempfile.mkdtemp(prefix="devskyy-ab-floor-")))
+    sample = SCRATCH[-1] / "floor.json"
     sample.write_bytes(json.dumps({"taskId": "x" * 12}).encode() * 20)
     floor = subprocess.Popen(
         [sys.executable, str(BENCH_REST), "--floor", str(port), str(sample), "auto"],
@@ -117,6 +121,8 @@ def main() -> int:
             server.wait(timeout=30)
         floor.terminate()
         floor.wait(timeout=30)
+        for scratch in SCRATCH:
+            shutil.rmtree(scratch, ignore_errors=True)
     first = servers[0][0]
     for label, runs in rows.items():
         to_floor = [r[0] / f[0] for r, f in zip(runs, rows["floor"], strict=True)]
