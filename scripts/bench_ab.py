@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_rest import POST_FLOOR_BODY, TASK_BODY
 from benchproc import ROOT, cpu_seconds, free_port, mint_token, wait_healthy
 
 BENCH_REST = ROOT / "scripts" / "bench_rest.py"
@@ -51,7 +52,7 @@ def start(label: str, tree: Path) -> tuple[str, int, str, subprocess.Popen[bytes
 def start_floor(port: int) -> subprocess.Popen[str]:
     SCRATCH.append(Path(tempfile.mkdtemp(prefix="devskyy-ab-floor-")))
     sample = SCRATCH[-1] / "floor.json"
-    sample.write_bytes(json.dumps({"taskId": "x" * 12}).encode() * 20)
+    sample.write_bytes(POST_FLOOR_BODY)
     floor = subprocess.Popen(
         [sys.executable, str(BENCH_REST), "--floor", str(port), str(sample), "auto"],
         stdout=subprocess.PIPE,
@@ -72,7 +73,7 @@ def turn(port: int, token: str, pid: int, path: str, seconds: float) -> tuple[fl
         "seconds": seconds,
         "concurrency": 32,
         "headers": {"Authorization": f"Bearer {token}"},
-        "body": {"agentType": "support", "prompt": "bench"} if post else None,
+        "body": TASK_BODY if post else None,
         "warmup": 0.5,
     }
     load = subprocess.Popen(

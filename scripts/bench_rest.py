@@ -30,6 +30,11 @@ from typing import Any
 
 from benchproc import ROOT, free_port, mint_token, wait_healthy
 
+TASK_BODY = {"agentType": "support", "prompt": "bench"}
+"""What every benchmarked POST /api/v1/tasks sends."""
+POST_FLOOR_BODY = json.dumps({"taskId": "x" * 12}).encode() * 20
+"""The floor's answer to a POST: about the size of the 201 body."""
+
 
 async def fill(data: Path, count: int) -> list[str]:
     from devskyy_ws.records import TaskRecord
@@ -231,16 +236,14 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
             "POST /api/v1/tasks",
             "POST",
             "/api/v1/tasks",
-            {"agentType": "support", "prompt": "bench"},
+            TASK_BODY,
         ),
     ]
     cases = [case for case in cases if args.only in case[0]]
     rows = []
     try:
         for name, method, path, body in cases:
-            sample = (
-                fetch(path) if method == "GET" else json.dumps({"taskId": "x" * 12}).encode() * 20
-            )
+            sample = fetch(path) if method == "GET" else POST_FLOOR_BODY
             sample_file = data / "floor.json"
             sample_file.write_bytes(sample)
             floor = subprocess.Popen(
