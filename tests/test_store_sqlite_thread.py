@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from devskyy_ws.store.sqlite import SqliteStore
-from devskyy_ws.store.sqlite_thread import SqliteThread
+from devskyy_ws.store.sqlite_thread import Insert, SqliteThread
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -135,6 +135,83 @@ async def test_atomic_calls_take_no_savepoint(tmp_path: Path) -> None:
     finally:
         await worker.stop()
     assert [s for s in statements if "SAVEPOINT" in s] == ["SAVEPOINT call"]  # the third's
+
+
+async def _traced(thread: SqliteThread) -> list[str]:
+    """Every statement the thread's connection runs from now on."""
+    statements: list[str] = []
+    await thread.call(lambda db: db.set_trace_callback(statements.append))
+    return statements
+
+
+async def _group(
+    thread: SqliteThread,
+    calls: list[tuple[Callable[[sqlite3.Connection], object], bool]],
+    statements: list[str] | None = None,
+) -> list[object]:
+    """Run `calls` as one group (queued while the thread is held); results or errors.
+    `statements` (from `_traced`) is cleared first: it then holds the held call's
+    COMMIT and the group's own statements."""
+    release, held = await _held(thread)
+    tasks = [asyncio.create_task(thread.call(fn, atomic=atomic)) for fn, atomic in calls]
+    await asyncio.sleep(0)
+    if statements is not None:
+        statements.clear()
+    release.set()
+    await held
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _row(item: int, parent: int | None = None) -> Insert:
+    return Insert("item (id, parent)", (item, parent))
+
+
+async def test_inserts_in_a_group_are_one_statement_without_a_transaction(
+    thread: SqliteThread,
+) -> None:
+    statements = await _traced(thread)
+    results = await _group(thread, [(_row(i), True) for i in range(50)], statements)
+    assert results == [True] * 50
+    assert statements[0] == "COMMIT"  # the held call's
+    assert len(statements) == 2 and statements[1].startswith("INSERT")
+    assert statements[1].count("(") == 51  # the columns, then 50 rows
+    assert await thread.call(_ids) == list(range(50))
+
+
+async def test_a_clash_among_merged_inserts_fails_that_row_alone(thread: SqliteThread) -> None:
+    assert await thread.call(_row(7)) is True
+    results = await _group(thread, [(_row(i), True) for i in range(5, 10)])
+    assert results == [True, True, False, True, True]  # 7 was taken: "not added", no error
+    assert await thread.call(_ids) == [5, 6, 7, 8, 9]
+
+
+async def test_a_bad_value_among_merged_inserts_fails_that_call_alone(
+    thread: SqliteThread,
+) -> None:
+    results = await _group(thread, [(_row(1), True), (Insert("item (id)", (object(),)), True),
+                                    (_row(3), True)])  # fmt: skip
+    assert results[0] is True and results[2] is True
+    assert isinstance(results[1], sqlite3.Error)
+    assert await thread.call(_ids) == [1, 3]
+
+
+async def test_merged_inserts_stay_within_the_variable_limit(thread: SqliteThread) -> None:
+    await thread.call(lambda db: db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 6))
+    statements = await _traced(thread)
+    assert await _group(thread, [(_row(i), True) for i in range(7)], statements) == [True] * 7
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert [s.count("(") - 1 for s in inserts] == [3, 3, 1]  # 6 variables: 3 rows of 2
+    assert await thread.call(_ids) == list(range(7))
+
+
+async def test_a_group_keeps_its_order_across_inserts_and_other_calls(
+    thread: SqliteThread,
+) -> None:
+    """Runs of inserts and the calls between them commit in the order they were made."""
+    results = await _group(
+        thread, [(_row(1), True), (_row(2), True), (_ids, True), (_row(3), True), (_ids, True)]
+    )
+    assert results == [True, True, [1, 2], True, [1, 2, 3]]
 
 
 async def test_a_failed_commit_fails_every_call_of_the_group(thread: SqliteThread) -> None:

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from ..serde import dumps
 from .base import RECORD_COLUMNS, Row, StoreUnavailable, TechniqueStat, record_values
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
-from .sqlite_thread import SqliteThread
+from .sqlite_thread import Insert, SqliteThread
 
 __all__ = ["SqliteStore"]
 
@@ -77,7 +77,7 @@ class SqliteStore:
 
     async def add(self, row: Row) -> bool:
         values = record_values(row)
-        return await self._run(lambda db: db.execute(_ADD, values).rowcount == 1, atomic=True)
+        return await self._run(Insert(_RECORDS, values), atomic=True)
 
     async def put_many(self, rows: Sequence[Row]) -> None:
         values = [record_values(r) for r in rows]
@@ -404,13 +404,13 @@ class SqliteStore:
         )
 
 
-_INSERT = f"INSERT INTO records ({RECORD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+_RECORDS = f"records ({RECORD_COLUMNS})"
+_INSERT = f"INSERT INTO {_RECORDS} VALUES (?,?,?,?,?,?,?,?,?)"
 _UPSERT = (
     _INSERT + " ON CONFLICT(id) DO UPDATE SET group_key=excluded.group_key,"
     " status=excluded.status, latency_ms=excluded.latency_ms, cost_usd=excluded.cost_usd,"
     " technique=excluded.technique, doc=excluded.doc"
 )
-_ADD = _INSERT + " ON CONFLICT(id) DO NOTHING"
 
 
 def _filters(

@@ -11,19 +11,27 @@ caller is told "done" for a write that is not in the database.
 A call made `atomic` (one statement, or reads only) runs without a savepoint: SQLite
 undoes a failed statement by itself, and the two extra statements per call were a
 quarter of this thread's time under the REST benchmark's inserts.
+
+An `Insert` (one new row) is the one call the thread looks into: inserts that meet in a
+group, one after another, go to SQLite as one multi-row INSERT with no transaction
+around it, since one statement is atomic by itself. Every statement hands the GIL to
+the event loop and waits to get it back, up to a switch interval (5 ms) while the loop
+is busy; a row at a time, that wait, not SQLite, was most of a group's time under
+the REST benchmark's POSTs, and requests waited on it (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["SqliteThread"]
+__all__ = ["Insert", "SqliteThread"]
 
 T = TypeVar("T")
 Call = Callable[[sqlite3.Connection], Any]
@@ -31,6 +39,38 @@ Job = tuple[Call, bool, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
 Outcome = tuple[bool, Any]  # (succeeded, value or exception)
 
 MAX_GROUP = 128
+
+
+class Insert:
+    """A call that adds one row to `table`; True if it was added, False if its key (or
+    another unique value) was taken.
+
+    Args:
+        table: the table and its columns, as in `INSERT INTO t (a, b)`.
+        values: one value per column.
+    """
+
+    __slots__ = ("table", "values")
+
+    def __init__(self, table: str, values: Sequence[Any]) -> None:
+        self.table = table
+        self.values = values
+
+    def __call__(self, db: sqlite3.Connection) -> bool:
+        sql = f"INSERT INTO {self.table} VALUES ({_marks(len(self.values))}) ON CONFLICT DO NOTHING"
+        return bool(db.execute(sql, self.values).rowcount == 1)
+
+
+@functools.cache
+def _marks(width: int) -> str:
+    return ",".join("?" * width)
+
+
+@functools.cache
+def _merged(table: str, width: int, rows: int) -> str:
+    """One INSERT of `rows` rows. No ON CONFLICT: a clash fails the whole statement, and
+    then each row is tried alone, to tell the callers which one clashed."""
+    return f"INSERT INTO {table} VALUES " + ",".join([f"({_marks(width)})"] * rows)
 
 
 class SqliteThread:
@@ -143,17 +183,57 @@ class SqliteThread:
             _answer(job_loop, answers)
 
     def _run_group(self, db: sqlite3.Connection, calls: list[tuple[Call, bool]]) -> list[Outcome]:
-        """Never raises: the thread outlives any failure (the group fails instead)."""
-        try:
-            return self._try_group(db, calls)
-        except Exception as exc:  # the group's own statements failed (I/O error, misuse)
-            with contextlib.suppress(sqlite3.Error):
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-            return [(False, exc)] * len(calls)
+        """Runs of inserts and runs of other calls, in order, each committed on its own.
 
-    def _try_group(self, db: sqlite3.Connection, calls: list[tuple[Call, bool]]) -> list[Outcome]:
+        Never raises: the thread outlives any failure (the run fails instead).
+        """
         self.calls += len(calls)
+        outcomes: list[Outcome] = []
+        for run, inserts in _runs(calls):
+            try:
+                if inserts:
+                    outcomes += self._insert(db, [fn for fn, _ in run if isinstance(fn, Insert)])
+                else:
+                    outcomes += self._transaction(db, run)
+            except Exception as exc:  # the run's own statements failed (I/O error, misuse)
+                with contextlib.suppress(sqlite3.Error):
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                outcomes += [(False, exc)] * len(run)
+        return outcomes
+
+    def _insert(self, db: sqlite3.Connection, rows: list[Insert]) -> list[Outcome]:
+        """Rows for one table, as few statements as SQLite's variable limit allows."""
+        if len(rows) == 1:
+            return [self._insert_alone(db, rows[0])]
+        width = len(rows[0].values)
+        per = max(1, db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+        outcomes: list[Outcome] = []
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            try:
+                db.execute(
+                    _merged(chunk[0].table, width, len(chunk)),
+                    [value for row in chunk for value in row.values],
+                )
+            except sqlite3.Error:
+                # A clash or a bad value fails the whole statement and undoes it; each
+                # row alone says which (and an I/O error fails each one in turn).
+                outcomes += [self._insert_alone(db, row) for row in chunk]
+                continue
+            self.groups += 1
+            outcomes += [(True, True)] * len(chunk)
+        return outcomes
+
+    def _insert_alone(self, db: sqlite3.Connection, row: Insert) -> Outcome:
+        try:
+            added = row(db)
+        except Exception as exc:
+            return (False, exc)
+        self.groups += 1
+        return (True, added)
+
+    def _transaction(self, db: sqlite3.Connection, calls: list[tuple[Call, bool]]) -> list[Outcome]:
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -187,6 +267,21 @@ class SqliteThread:
             return [(False, exc)] * len(calls)
         self.groups += 1
         return outcomes
+
+
+def _runs(calls: list[tuple[Call, bool]]) -> list[tuple[list[tuple[Call, bool]], bool]]:
+    """The group cut into runs: inserts into one table (True), or anything else (False)."""
+    runs: list[tuple[list[tuple[Call, bool]], bool]] = []
+    last: object = None
+    for call in calls:
+        fn = call[0]
+        key = (fn.table, len(fn.values)) if isinstance(fn, Insert) else None
+        if runs and key == last:
+            runs[-1][0].append(call)
+        else:
+            runs.append(([call], key is not None))
+            last = key
+    return runs
 
 
 def _answer(
