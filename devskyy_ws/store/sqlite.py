@@ -3,10 +3,12 @@
 Every call runs on that thread (sqlite_thread.py), so the event loop never waits on
 disk and SQLite sees one writer; WAL lets readers in other processes (backups, the CLI)
 in. Each call is a transaction of its own, or a savepoint in a group commit under load.
+A second thread and connection copies the WAL back into the file (checkpoint.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 
 from ..serde import dumps
 from .base import RECORD_COLUMNS, Row, StoreUnavailable, TechniqueStat, record_values
+from .checkpoint import BACKSTOP_PAGES, Checkpointer
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
 from .sqlite_thread import Insert, SqliteThread
 
@@ -30,7 +33,8 @@ class SqliteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.thread = SqliteThread(self._connect)
+        self.checkpointer = Checkpointer(self.path)
+        self.thread = SqliteThread(self._connect, on_commit=self.checkpointer.committed)
 
     # -- plumbing ------------------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, atomic: bool = False) -> T:
@@ -47,6 +51,7 @@ class SqliteStore:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see checkpoint.py
         db.execute("PRAGMA busy_timeout=5000")
         db.execute("PRAGMA foreign_keys=ON")
         _migrate(db)
@@ -55,10 +60,12 @@ class SqliteStore:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         await self.thread.start()
+        self.checkpointer.start()
 
     async def close(self) -> None:
         if not self.thread.running:
             return
+        await asyncio.get_running_loop().run_in_executor(None, self.checkpointer.stop)
         await self._run(lambda db: db.execute("PRAGMA optimize"))
         await self.thread.stop()
 

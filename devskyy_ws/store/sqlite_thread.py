@@ -76,8 +76,17 @@ def _merged(table: str, width: int, rows: int) -> str:
 class SqliteThread:
     """Runs calls on one connection, in the order they were made."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        on_commit: Callable[[], None] | None = None,
+    ) -> None:
+        """
+        Args:
+            on_commit: called on the thread after each group that committed a change.
+        """
         self._connect = connect
+        self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._gate = threading.Lock()  # a call is queued only while the thread will answer it
         self._closed = False
@@ -157,7 +166,10 @@ class SqliteThread:
                     stopping = True
                     break
                 group.append(job)
+            committed = self.groups
             self._answer_all(group, self._run_group(self._db, [job[:2] for job in group]))
+            if self._on_commit is not None and self.groups != committed:
+                self._on_commit()
         self._db.close()
         self._db = None
         with self._gate:  # calls queued after the stop request are refused, not lost
