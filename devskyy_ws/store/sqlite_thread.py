@@ -5,7 +5,7 @@ appends each page it touched (the table's and every index's) to the WAL, and eve
 answer wakes the event loop once. So the thread takes all the calls waiting in its
 queue, runs them in one transaction with a savepoint each, commits once, and answers
 the waiting coroutines in one wake-up of their loop. A call that raises rolls back to
-its own savepoint and fails alone; a commit that fails fails the whole group, so no
+its own savepoint and fails alone; a commit that fails fails every call it held, so no
 caller is told "done" for a write that is not in the database.
 
 A call made `atomic` (one statement, or reads only) runs without a savepoint: SQLite
@@ -74,17 +74,18 @@ def _merged(table: str, width: int, rows: int) -> str:
 
 
 class SqliteThread:
-    """Runs calls on one connection, in the order they were made."""
+    """Runs calls on one connection, in the order they were made.
+
+    Args:
+        connect: opens the connection (on the thread).
+        on_commit: called on the thread after each group that committed something.
+    """
 
     def __init__(
         self,
         connect: Callable[[], sqlite3.Connection],
         on_commit: Callable[[], None] | None = None,
     ) -> None:
-        """
-        Args:
-            on_commit: called on the thread after each group that committed a change.
-        """
         self._connect = connect
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
