@@ -45,11 +45,6 @@ MIGRATIONS.append(
     )
 )
 
-# records_pending duplicated records_kind_status_created for every query that used it
-# (pending and running rows are few; owner is checked on those), and each index is one
-# more B-tree every insert writes: 5% of a group commit's time (docs/benchmarks.md).
-MIGRATIONS.append((4, ["DROP INDEX IF EXISTS records_pending"]))
-
 # (source, target, bucket width in seconds)
 ROLLUPS: list[tuple[str, str, float]] = [("raw", "minute", 60.0), ("minute", "hour", 3600.0)]
 
