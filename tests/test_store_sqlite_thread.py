@@ -321,3 +321,23 @@ async def test_calls_after_stop_are_refused_not_left_waiting(tmp_path: Path) -> 
         await asyncio.wait_for(late, 10)  # asked after: refused, never left waiting
     with pytest.raises(sqlite3.OperationalError, match="closed"):
         await worker.call(_insert(3))
+
+
+async def test_on_commit_follows_groups_that_changed_rows(tmp_path: Path) -> None:
+    """What pokes the checkpoint thread: a group that wrote does, a read does not."""
+    calls: list[int] = []
+    worker = SqliteThread(
+        lambda: _connect(tmp_path / "c.sqlite3"), on_commit=lambda: calls.append(1)
+    )
+    await worker.start()
+    try:
+        await worker.call(_ids)
+        assert calls == []
+        assert await _group(worker, [(_row(i), True) for i in range(3)]) == [True] * 3
+        assert calls == [1]  # the held call wrote nothing; the three were one group
+        await worker.call(_insert(10))
+        assert calls == [1, 1]
+        await worker.call(_ids, atomic=True)
+        assert calls == [1, 1]
+    finally:
+        await worker.stop()

@@ -78,7 +78,7 @@ class SqliteThread:
 
     Args:
         connect: opens the connection (on the thread).
-        on_commit: called on the thread after each group that committed something.
+        on_commit: called on the thread after each group that changed rows.
     """
 
     def __init__(
@@ -167,9 +167,9 @@ class SqliteThread:
                     stopping = True
                     break
                 group.append(job)
-            committed = self.groups
+            changes = self._db.total_changes
             self._answer_all(group, self._run_group(self._db, [job[:2] for job in group]))
-            if self._on_commit is not None and self.groups != committed:
+            if self._on_commit is not None and self._db.total_changes != changes:
                 self._on_commit()
         self._db.close()
         self._db = None
