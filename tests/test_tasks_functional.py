@@ -348,3 +348,44 @@ async def test_cancels_racing_the_runner_always_tell_the_truth(make_client: Clie
             assert stored["status"] in ("completed", "failed"), stored
     agent = await (await client.get("/api/v1/agents/commerce", headers=h)).json()
     assert agent["status"] == "idle"
+
+
+async def test_no_sql_runs_on_the_event_loops_thread(make_client: ClientFactory) -> None:
+    """Database calls never block the loop: every statement the store runs, through
+    REST, the runner, learning and stats, runs on a thread of the store's own."""
+    import threading
+
+    from devskyy_ws import STORE_KEY
+    from devskyy_ws.store.sqlite import SqliteStore
+
+    client = await make_client()
+    store = client.app[STORE_KEY]
+    assert isinstance(store, SqliteStore)
+    threads: set[int] = set()
+
+    def trace(_: str) -> None:
+        threads.add(threading.get_ident())
+
+    await store.thread.call(lambda db: db.set_trace_callback(trace))
+    h = auth(client, "write")
+    ws = await client.ws_connect("/api/ws/tasks")
+    ids = [
+        (
+            await (
+                await client.post(
+                    "/api/v1/tasks", json={"agentType": "support", "prompt": f"p{i}"}, headers=h
+                )
+            ).json()
+        )["taskId"]
+        for i in range(5)
+    ]
+    await collect_until(ws, lambda m: m["task_id"] == ids[-1] and m["status"] == "completed")
+    assert (await client.get("/api/v1/tasks?agent_type=support", headers=h)).status == 200
+    assert (await client.get(f"/api/v1/tasks/{ids[0]}", headers=h)).status == 200
+    assert (await client.get("/api/v1/agents/support/stats", headers=h)).status == 200
+    assert (await client.post("/api/v1/agents/support/learn", headers=h)).status == 202
+    loop_thread = threading.get_ident()
+    assert threads, "the trace saw no statement"
+    assert loop_thread not in threads
+    assert store.thread._thread is not None
+    assert threads == {store.thread._thread.ident}
