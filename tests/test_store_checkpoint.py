@@ -63,6 +63,9 @@ async def test_the_checkpoint_thread_copies_the_wal_when_poked(store: SqliteStor
         if store.checkpointer.checkpoints and store.checkpointer.backfilled:
             break
         await asyncio.sleep(0.01)
+    # Stopped, it writes the file no more: the reader below promises SQLite the file
+    # does not change while it reads (immutable=1), which a running checkpoint breaks.
+    await asyncio.to_thread(store.checkpointer.stop)
     assert store.checkpointer.checkpoints >= 1
     assert store.checkpointer.backfilled > 0
     # What it copied is in the database file itself: a reader that ignores the WAL
