@@ -188,8 +188,8 @@ async def test_a_clash_among_merged_inserts_fails_that_row_alone(thread: SqliteT
 async def test_a_bad_value_among_merged_inserts_fails_that_call_alone(
     thread: SqliteThread,
 ) -> None:
-    results = await _group(thread, [(_row(1), True), (Insert("item (id)", (object(),)), True),
-                                    (_row(3), True)])  # fmt: skip
+    bad = Insert("item (id)", (object(),))  # no SQLite type for it
+    results = await _group(thread, [(_row(1), True), (bad, True), (_row(3), True)])
     assert results[0] is True and results[2] is True
     assert isinstance(results[1], sqlite3.Error)
     assert await thread.call(_ids) == [1, 3]
