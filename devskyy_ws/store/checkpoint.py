@@ -3,8 +3,8 @@
 SQLite checkpoints on the connection whose commit takes the WAL past 1,000 pages: it
 copies them and syncs both files (synchronous=NORMAL), and the group commit that
 crossed the line waits for it, and with it every request waiting on that group. Here
-the writer only pokes this thread every POKE_EVERY commits and goes on; the checkpoint
-runs beside it in SQLite's C code, which needs no GIL. The writer keeps an automatic
+the writer only pokes this thread every POKE_EVERY groups that wrote, and goes on; the
+checkpoint runs beside it in SQLite's C code, which needs no GIL. The writer keeps an automatic
 checkpoint of its own at BACKSTOP_PAGES: a passive checkpoint cannot finish while new
 commits keep coming, and only a finished one lets the WAL start over, so under
 unbroken load that backstop is what bounds the WAL's size (to about 32 MB).
@@ -21,7 +21,7 @@ __all__ = ["BACKSTOP_PAGES", "POKE_EVERY", "Checkpointer"]
 
 log = logging.getLogger("devskyy_ws.store")
 
-POKE_EVERY = 32  # commits; with ~10 pages each, a checkpoint per ~300 pages
+POKE_EVERY = 32  # groups that wrote; with ~10 pages each, a checkpoint per ~300 pages
 BACKSTOP_PAGES = 8000
 
 
@@ -45,7 +45,8 @@ class Checkpointer:
         self._thread.start()
 
     def committed(self) -> None:
-        """Called by the writer after each commit: every `poke_every`th wakes the thread."""
+        """Called by the writer after each group that wrote: every `poke_every`th wakes the
+        thread."""
         self._commits += 1
         if self._commits >= self.poke_every:
             self._commits = 0
