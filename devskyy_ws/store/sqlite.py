@@ -84,7 +84,7 @@ class SqliteStore:
 
     async def add(self, row: Row) -> bool:
         values = record_values(row)
-        return await self._run(Insert(_RECORDS, values), atomic=True)
+        return await self._run(Insert(_RECORDS, values))
 
     async def put_many(self, rows: Sequence[Row]) -> None:
         values = [record_values(r) for r in rows]
