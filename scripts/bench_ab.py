@@ -10,8 +10,9 @@ single changes are worth, so two separate benchmark runs cannot tell a change fr
 drift. Here every tree's server (a fresh data dir each) and aiohttp's floor serve the
 same load one after another, round after round; each round's ratio to the floor and to
 the first tree is read from runs seconds apart, and the medians are reported beside
-each server's CPU per request (from /proc). The load is bench_rest.py's: 32 keep-alive
-clients in a separate process, POST with a small task body, GET otherwise.
+each server's CPU per request (from /proc). The load is loadgen.py's (wrk if installed):
+32 keep-alive connections from a separate process, POST with a small task body, GET
+otherwise.
 """
 
 from __future__ import annotations
@@ -24,12 +25,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 from bench_rest import POST_FLOOR_BODY, TASK_BODY
 from benchproc import ROOT, cpu_seconds, free_port, mint_token, wait_healthy
+from loadgen import default_client, run_load
 
 BENCH_REST = ROOT / "scripts" / "bench_rest.py"
 SCRATCH: list[Path] = []  # data dirs, removed at the end
@@ -64,32 +65,31 @@ def start_floor(port: int) -> subprocess.Popen[str]:
     return floor
 
 
-def turn(port: int, token: str, pid: int, path: str, seconds: float) -> tuple[float, float]:
-    """One load run: (requests/s, server CPU microseconds per request)."""
+def turn(
+    port: int, token: str, pid: int, path: str, seconds: float, client: str
+) -> tuple[float, float]:
+    """One load run after a warm-up: (requests/s, server CPU microseconds per request)."""
     post = path == "/api/v1/tasks"
-    spec = {
-        "url": f"http://127.0.0.1:{port}{path}",
-        "method": "POST" if post else "GET",
-        "seconds": seconds,
-        "concurrency": 32,
-        "headers": {"Authorization": f"Bearer {token}"},
-        "body": TASK_BODY if post else None,
-        "warmup": 0.5,
-    }
-    load = subprocess.Popen(
-        [sys.executable, str(BENCH_REST), "--load", json.dumps(spec)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    time.sleep(0.5)  # the warm-up is not counted
-    cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
-    out: dict[str, Any] = json.loads(load.communicate()[0])
-    cpu, wall = cpu_seconds(pid) - cpu0, time.perf_counter() - wall0
-    rps = len(out["latencies"]) / out["elapsed"]
+
+    def load(length: float) -> dict[str, Any]:
+        return run_load(
+            f"http://127.0.0.1:{port}{path}",
+            "POST" if post else "GET",
+            seconds=length,
+            concurrency=32,
+            headers={"Authorization": f"Bearer {token}"},
+            body=TASK_BODY if post else None,
+            client=client,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+
+    load(1.0)  # warm-up, not counted
+    cpu0 = cpu_seconds(pid)
+    out = load(seconds)
+    cpu = cpu_seconds(pid) - cpu0
     if out["errors"]:
         raise SystemExit(f"{out['errors']} requests failed on port {port}")
-    return rps, cpu / (rps * wall) * 1e6
+    return out["requests"] / out["elapsed"], cpu / out["requests"] * 1e6
 
 
 def main() -> int:
@@ -100,6 +100,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--path", default="/api/v1/tasks")
+    parser.add_argument("--client", choices=["wrk", "python"], default=default_client())
     args = parser.parse_args()
     specs = [spec.split("=", 1) for spec in args.trees]
     if any(len(spec) != 2 or spec[0] == "floor" for spec in specs):
@@ -112,8 +113,12 @@ def main() -> int:
     try:
         for n in range(args.rounds):
             for label, port, token, server in servers:
-                rows[label].append(turn(port, token, server.pid, args.path, args.seconds))
-            rows["floor"].append(turn(floor_port, "", floor.pid, args.path, args.seconds))
+                rows[label].append(
+                    turn(port, token, server.pid, args.path, args.seconds, args.client)
+                )
+            rows["floor"].append(
+                turn(floor_port, "", floor.pid, args.path, args.seconds, args.client)
+            )
             line = "  ".join(f"{k} {v[-1][0]:,.0f}/s {v[-1][1]:.0f}us" for k, v in rows.items())
             print(f"round {n + 1}: {line}", flush=True)
     finally:

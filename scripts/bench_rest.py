@@ -2,12 +2,15 @@
 """REST benchmark: the task endpoints over 100,000 stored tasks, beside aiohttp's floor.
 
     python scripts/bench_rest.py [--tasks 100000] [--seconds 5] [--rounds 3] [--concurrency 32]
-                                 [--only "POST"]
+                                 [--only "POST"] [--client wrk|python]
 
 Fills a fresh SQLite database with N tasks, starts `python -m devskyy_ws` on it and a
 floor server (a bare aiohttp handler returning JSON of the same size), then drives each
 endpoint from a separate load process for a fixed time: requests/s, p50/p99 latency,
-and the server's worst event-loop lag while it ran (from its monitoring endpoint).
+and each server's worst event-loop lag while it ran (devskyy's from its monitoring
+endpoint, the floor's from the same kind of probe), so a lag the machine causes shows
+on both sides. The load is wrk where it is installed (see loadgen.py for why the
+client matters), else a Python client; the output names which.
 
 devskyy and the floor take turns (`--rounds`, each `--seconds` long), so a shared
 machine's drift in speed, which is seen as ±15% between minutes, falls on both sides.
@@ -25,10 +28,12 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from benchproc import ROOT, free_port, mint_token, wait_healthy
+from loadgen import default_client, run_load
 
 TASK_BODY = {"agentType": "support", "prompt": "bench"}
 """What every benchmarked POST /api/v1/tasks sends."""
@@ -77,10 +82,29 @@ def floor_server(port: int, body: bytes, loop_kind: str) -> None:
 
     from devskyy_ws.cli import new_event_loop
 
+    worst_lag = [0.0]
+
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
 
+    async def take_lag(request: web.Request) -> web.Response:
+        lag, worst_lag[0] = worst_lag[0], 0.0
+        return web.json_response({"event_loop_lag_ms": round(lag, 3)})
+
+    async def watch_lag() -> None:  # devskyy's probe (services/metrics.py), for comparison
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.1)
+            worst_lag[0] = max(worst_lag[0], (time.perf_counter() - started - 0.1) * 1000.0)
+
+    async def probe(app: web.Application) -> Any:
+        task = asyncio.create_task(watch_lag())
+        yield
+        task.cancel()
+
     app = web.Application()
+    app.cleanup_ctx.append(probe)
+    app.router.add_get("/__lag", take_lag)
     app.router.add_route("*", "/{tail:.*}", handler)
     web.run_app(
         app,
@@ -92,57 +116,20 @@ def floor_server(port: int, body: bytes, loop_kind: str) -> None:
     )
 
 
-async def load(
-    url: str,
-    method: str,
-    seconds: float,
-    concurrency: int,
-    headers: dict[str, str],
-    body: Any,
-    warmup: float = 1.0,
-) -> dict[str, float]:
-    """`concurrency` keep-alive clients for `seconds`, after `warmup` seconds not counted."""
-    import aiohttp
-
-    latencies: list[float] = []
-    errors = 0
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
-
-        async def worker(deadline: float, record: bool) -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                async with http.request(method, url, json=body) as resp:
-                    await resp.read()
-                    if resp.status >= 400 and record:
-                        errors += 1
-                if record:
-                    latencies.append((time.perf_counter() - started) * 1000.0)
-
-        deadline = time.perf_counter() + warmup
-        await asyncio.gather(*(worker(deadline, False) for _ in range(concurrency)))
-        started = time.perf_counter()
-        deadline = started + seconds
-        await asyncio.gather(*(worker(deadline, True) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return {"elapsed": elapsed, "errors": errors, "latencies": latencies}
+def summarize(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Requests/s over every round together; the rounds' median p50 and worst p99
+    (wrk reports percentiles, not each latency, so rounds are not pooled)."""
+    return {
+        "rps": round(sum(run["requests"] for run in runs) / sum(run["elapsed"] for run in runs)),
+        "p50_ms": round(statistics.median(run["p50_ms"] for run in runs), 2),
+        "p99_ms": round(max(run["p99_ms"] for run in runs), 2),
+        "errors": sum(run["errors"] for run in runs),
+    }
 
 
 def rate(run: dict[str, Any]) -> float:
     """Requests per second of one load run."""
-    return len(run["latencies"]) / run["elapsed"]
-
-
-def summarize(runs: list[dict[str, Any]]) -> dict[str, float]:
-    """Requests/s over every round together, and percentiles of all their latencies."""
-    latencies = sorted(ms for run in runs for ms in run["latencies"])
-    return {
-        "rps": round(len(latencies) / sum(run["elapsed"] for run in runs)),
-        "p50_ms": round(statistics.median(latencies), 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99)], 2),
-        "errors": sum(run["errors"] for run in runs),
-    }
+    return float(run["requests"] / run["elapsed"])
 
 
 def main() -> int:
@@ -161,18 +148,16 @@ def main() -> int:
         default="auto",
         help="server loops to measure, comma-separated (auto, asyncio, uvloop)",
     )
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "python"],
+        default=default_client(),
+        help="load generator (default: wrk if installed)",
+    )
     parser.add_argument("--floor", nargs=3, help=argparse.SUPPRESS)
-    parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor:
         floor_server(int(args.floor[0]), Path(args.floor[1]).read_bytes(), args.floor[2])
-        return 0
-    if args.load:
-        from devskyy_ws.cli import new_event_loop
-
-        spec = json.loads(args.load)
-        with asyncio.Runner(loop_factory=lambda: new_event_loop("auto")) as runner:
-            print(json.dumps(runner.run(load(**spec))), flush=True)
         return 0
     for loop_kind in args.event_loops.split(","):
         measure(args, loop_kind)
@@ -186,7 +171,8 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
     started = time.perf_counter()
     ids = asyncio.run(fill(data, args.tasks))
     print(
-        f"cores: {os.cpu_count()}  filled {len(ids)} tasks in {time.perf_counter() - started:.1f}s",
+        f"cores: {os.cpu_count()}  client: {args.client}  "
+        f"filled {len(ids)} tasks in {time.perf_counter() - started:.1f}s",
         flush=True,
     )
     port, floor_port = free_port(), free_port()
@@ -218,8 +204,8 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
 
     wait_healthy(port)
 
-    def fetch(path: str) -> bytes:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    def fetch(path: str, target: int = port) -> bytes:
+        request = urllib.request.Request(f"http://127.0.0.1:{target}{path}", headers=headers)
         with urllib.request.urlopen(request, timeout=10) as resp:
             return bytes(resp.read())
 
@@ -255,31 +241,33 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
             assert floor.stdout is not None
             floor.stdout.readline()
             runs: dict[str, list[dict[str, Any]]] = {"devskyy": [], "floor": []}
-            lag_ms = gc_ms = 0.0
+            lag = {"devskyy": 0.0, "floor": 0.0}
+            gc_ms = 0.0
             turns = [("devskyy", port), ("floor", floor_port)] * args.rounds
             for label, target in turns:
-                if label == "devskyy":  # a fresh lag window for this turn
-                    fetch("/api/v1/monitoring/metrics?metrics=health")
-                spec = {
-                    "url": f"http://127.0.0.1:{target}{path}",
-                    "method": method,
-                    "seconds": args.seconds,
-                    "concurrency": args.concurrency,
-                    "headers": headers,
-                    "body": body,
-                }
-                out = subprocess.run(
-                    [sys.executable, __file__, "--load", json.dumps(spec)],
-                    capture_output=True,
-                    text=True,
-                    check=True,
+                url = f"http://127.0.0.1:{target}{path}"
+                lag_path = "/api/v1/monitoring/metrics?metrics=health"
+                if label == "floor":
+                    lag_path = "/__lag"
+
+                load = partial(
+                    run_load,
+                    url,
+                    method,
+                    concurrency=args.concurrency,
+                    headers=headers,
+                    body=body,
+                    client=args.client,
                     env=env,
                 )
-                runs[label].append(json.loads(out.stdout))
+                load(seconds=1.0)  # warm-up, not counted
+                fetch(lag_path, target)  # a fresh lag window for this turn
+                runs[label].append(load(seconds=args.seconds))
+                report = json.loads(fetch(lag_path, target))
                 if label == "devskyy":
-                    health = json.loads(fetch("/api/v1/monitoring/metrics?metrics=health"))
-                    lag_ms = max(lag_ms, health["health"]["event_loop_lag_ms"])
-                    gc_ms = max(gc_ms, health["health"]["gc_pause_ms"])
+                    report = report["health"]
+                    gc_ms = max(gc_ms, report["gc_pause_ms"])
+                lag[label] = max(lag[label], report["event_loop_lag_ms"])
             floor.terminate()
             floor.wait()
             results = {label: summarize(label_runs) for label, label_runs in runs.items()}
@@ -294,7 +282,8 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
                     round(rate(d) / rate(f), 2)
                     for d, f in zip(runs["devskyy"], runs["floor"], strict=True)
                 ],
-                "max_loop_lag_ms": lag_ms,
+                "max_loop_lag_ms": lag["devskyy"],
+                "floor_max_loop_lag_ms": lag["floor"],
                 "max_gc_pause_ms": gc_ms,
             }
             rows.append(row)
