@@ -264,6 +264,7 @@ async def test_health_reports_loop_lag_and_gc_pauses(make_client: ClientFactory)
     finally:
         gc.enable()
     assert health["event_loop_lag_ms"] >= 50.0
+    assert health["event_loop_blocked_ms"] >= 50.0  # asleep on the loop: no CPU wait
     assert 0.0 < health["gc_pause_ms"] <= collect_ms + 1.0
     again = (await (await client.get(url, headers=h)).json())["health"]
     assert again["gc_pause_ms"] < health["gc_pause_ms"]  # each read starts a new window

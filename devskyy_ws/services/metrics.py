@@ -21,6 +21,7 @@ from ..hub import Hub
 from ..messages import MetricsSample, MetricsUpdate, utcnow
 from ..store.base import Store
 from ..timing import RequestStats
+from .looplag import LoopLag
 
 __all__ = ["MetricsService", "read_system"]
 
@@ -75,8 +76,8 @@ class MetricsService:
         self.system: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._lag_task: asyncio.Task[None] | None = None
+        self.loop_lag = LoopLag()
         self._last_rollup = 0.0
-        self.lag_max_ms = 0.0  # worst event-loop lag since the last report read it
         self.gc_pauses = GcPauses()
 
     async def start(self) -> None:
@@ -84,7 +85,7 @@ class MetricsService:
         self.requests.take_interval()
         self.hub.snapshot_providers["metrics"] = self.snapshot
         self._task = asyncio.create_task(self._loop())
-        self._lag_task = asyncio.create_task(self._watch_lag())
+        self._lag_task = asyncio.create_task(self.loop_lag.watch())
         gc.callbacks.append(self.gc_pauses)
 
     async def stop(self, grace: float) -> None:
@@ -95,21 +96,6 @@ class MetricsService:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-
-    async def _watch_lag(self, period: float = 0.1) -> None:
-        """How late a 100 ms sleep wakes up: the loop's lag, from inside.
-
-        perf_counter, not loop.time(): uvloop's clock moves in whole milliseconds.
-        """
-        while True:
-            started = time.perf_counter()
-            await asyncio.sleep(period)
-            lag = (time.perf_counter() - started - period) * 1000.0
-            self.lag_max_ms = max(self.lag_max_ms, lag)
-
-    def take_lag(self) -> float:
-        worst, self.lag_max_ms = self.lag_max_ms, 0.0
-        return round(worst, 3)
 
     def snapshot(self) -> dict[str, Any]:
         return {"metrics": serde.unstructure(self.latest) if self.latest else None}

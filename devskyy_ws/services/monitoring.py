@@ -71,6 +71,7 @@ class MonitoringService:
         database = "ok" if await self.store.ping() else "down"
         broker = "ok" if self.hub.broker.healthy else "down"
         system = self.metrics.system or {}
+        lag_ms, blocked_ms = self.metrics.loop_lag.take()
         return {
             "status": "ok" if database == broker == "ok" else "degraded",
             "uptime_s": round(time.monotonic() - self.started, 3),
@@ -81,7 +82,8 @@ class MonitoringService:
             "cpu_percent": system.get("cpu_percent"),
             "memory_percent": system.get("memory_percent"),
             "disk_percent": system.get("disk_percent"),
-            "event_loop_lag_ms": self.metrics.take_lag(),
+            "event_loop_lag_ms": lag_ms,
+            "event_loop_blocked_ms": blocked_ms,
             "gc_pause_ms": self.metrics.gc_pauses.take(),
             "series": [
                 {
