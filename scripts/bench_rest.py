@@ -8,8 +8,9 @@ Fills a fresh SQLite database with N tasks, starts `python -m devskyy_ws` on it 
 floor server (a bare aiohttp handler returning JSON of the same size), then drives each
 endpoint from a separate load process for a fixed time: requests/s, p50/p99 latency,
 and each server's worst event-loop lag while it ran (devskyy's from its monitoring
-endpoint, the floor's from the same kind of probe), so a lag the machine causes shows
-on both sides. The load is wrk where it is installed (see loadgen.py for why the
+endpoint, the floor's from the same probe), so a lag the machine causes shows on both
+sides; "blocked" is that lag less the time the kernel gave the loop's thread no CPU
+(services/looplag.py). The load is wrk where it is installed (see loadgen.py for why the
 client matters), else a Python client; the output names which.
 
 devskyy and the floor take turns (`--rounds`, each `--seconds` long), so a shared
@@ -81,24 +82,19 @@ def floor_server(port: int, body: bytes, loop_kind: str) -> None:
     from aiohttp import web
 
     from devskyy_ws.cli import new_event_loop
+    from devskyy_ws.services.looplag import LoopLag
 
-    worst_lag = [0.0]
+    lag = LoopLag()  # devskyy's own probe, so both sides are measured alike
 
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
 
     async def take_lag(request: web.Request) -> web.Response:
-        lag, worst_lag[0] = worst_lag[0], 0.0
-        return web.json_response({"event_loop_lag_ms": round(lag, 3)})
-
-    async def watch_lag() -> None:  # devskyy's probe (services/metrics.py), for comparison
-        while True:
-            started = time.perf_counter()
-            await asyncio.sleep(0.1)
-            worst_lag[0] = max(worst_lag[0], (time.perf_counter() - started - 0.1) * 1000.0)
+        worst, blocked = lag.take()
+        return web.json_response({"event_loop_lag_ms": worst, "event_loop_blocked_ms": blocked})
 
     async def probe(app: web.Application) -> Any:
-        task = asyncio.create_task(watch_lag())
+        task = asyncio.create_task(lag.watch())
         yield
         task.cancel()
 
@@ -242,6 +238,7 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
             floor.stdout.readline()
             runs: dict[str, list[dict[str, Any]]] = {"devskyy": [], "floor": []}
             lag = {"devskyy": 0.0, "floor": 0.0}
+            blocked: dict[str, float | None] = {"devskyy": 0.0, "floor": 0.0}
             gc_ms = 0.0
             turns = [("devskyy", port), ("floor", floor_port)] * args.rounds
             for label, target in turns:
@@ -268,6 +265,8 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
                     report = report["health"]
                     gc_ms = max(gc_ms, report["gc_pause_ms"])
                 lag[label] = max(lag[label], report["event_loop_lag_ms"])
+                was, now = blocked[label], report["event_loop_blocked_ms"]
+                blocked[label] = None if was is None or now is None else max(was, now)
             floor.terminate()
             floor.wait()
             results = {label: summarize(label_runs) for label, label_runs in runs.items()}
@@ -284,6 +283,8 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
                 ],
                 "max_loop_lag_ms": lag["devskyy"],
                 "floor_max_loop_lag_ms": lag["floor"],
+                "max_loop_blocked_ms": blocked["devskyy"],
+                "floor_max_loop_blocked_ms": blocked["floor"],
                 "max_gc_pause_ms": gc_ms,
             }
             rows.append(row)
