@@ -8,7 +8,10 @@ host). Linux counts that last part per thread, as run-queue wait in
 did to its own loop, `lag` everything together.
 
 A tick is short (10 ms) so that a stall of more than 10 ms always covers a deadline, and
-so that the run-queue wait of one tick is mostly the wait that made it late.
+so that the run-queue wait of one tick is mostly the wait that made it late. A hundred
+ticks a second cost 3.6-3.8 ms of CPU a second on an idle loop (0.4% of a core). Time
+a hypervisor takes from a virtual machine is not run-queue wait (the guest sees its
+thread running), so it counts as blocked.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ class LoopLag:
     def __init__(self, period: float = PERIOD, clock: Callable[[], WaitClock] = RunQueueClock):
         self.period = period
         self._clock = clock
-        self.measurable = True  # False once the clock has nothing to say
+        self.measurable = True  # False when the clock has nothing to say at the start
         self.worst_ms = 0.0
         self.worst_blocked_ms = 0.0
 
