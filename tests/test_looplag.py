@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -31,12 +31,12 @@ class FakeClock:
         pass
 
 
-async def _stall(lag: LoopLag, seconds: float, then: object = None) -> None:
+async def _stall(lag: LoopLag, seconds: float, then: Callable[[], None] | None = None) -> None:
     """Block the loop the probe runs on, then let its late tick be counted."""
     await asyncio.sleep(0)  # the probe is now inside a tick
     lag.take()
     time.sleep(seconds)  # noqa: ASYNC251  # the point: the loop cannot run
-    if callable(then):
+    if then is not None:
         then()
     for _ in range(1000):  # the overdue timer runs within a few loop turns
         if lag.worst_ms > 0:
