@@ -168,9 +168,11 @@ class SqliteThread:
                     break
                 group.append(job)
             changes = self._db.total_changes
-            self._answer_all(group, self._run_group(self._db, [job[:2] for job in group]))
+            outcomes = self._run_group(self._db, [job[:2] for job in group])
+            # before the answers: whoever hears "done" can count on the hook having run
             if self._on_commit is not None and self._db.total_changes != changes:
                 self._on_commit()
+            self._answer_all(group, outcomes)
         self._db.close()
         self._db = None
         with self._gate:  # calls queued after the stop request are refused, not lost
