@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         )
     middlewares.append(auth_middleware(lambda r: r.app[JWT_KEY]))
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, read_process=settings.sqlite_read_process)
     hub = Hub(
         send_buffer_bytes=settings.send_buffer_bytes,
         keepalive=settings.keepalive,

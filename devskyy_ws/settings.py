@@ -102,6 +102,7 @@ class Settings:
     # Scale-out back ends.
     broker: str = "memory://"
     database: str | None = None
+    sqlite_read_process: bool = True
     instance_id: str | None = None
     task_lease: float = attrs.field(default=15.0, validator=_positive)
 

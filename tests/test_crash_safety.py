@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 from .server_process import ServerProcess
 
@@ -63,9 +64,15 @@ async def test_repeated_sigkill_loses_nothing(tmp_path: Path) -> None:
             stop = asyncio.Event()
             load = [asyncio.create_task(_busy(http, server.base, accepted, stop)) for _ in range(4)]
             await asyncio.sleep(rng.uniform(0.2, 0.8))  # a random moment in a busy run
+            assert server.proc is not None
+            children = psutil.Process(server.proc.pid).children()
+            assert children, "the server has no read process"
             server.kill()
             stop.set()
             await asyncio.gather(*load)
+            # its read process ends with it: the socket to the dead server is closed
+            _, left = await asyncio.to_thread(psutil.wait_procs, children, 10)
+            assert not left, left
             server = ServerProcess(
                 data, "--rate-limit", "0", "--max-concurrent-tasks", "8", port=server.port
             )

@@ -351,8 +351,10 @@ async def test_cancels_racing_the_runner_always_tell_the_truth(make_client: Clie
 
 
 async def test_no_sql_runs_on_the_event_loops_thread(make_client: ClientFactory) -> None:
-    """Database calls never block the loop: every statement the store runs, through
-    REST, the runner, learning and stats, runs on a thread of the store's own."""
+    """Database calls never block the loop: every statement the store's connection
+    runs, through REST, the runner, learning and stats, runs on a thread of the store's
+    own (the reads it sends to its read process run in that process:
+    test_store_reader.py)."""
     import threading
 
     from devskyy_ws import STORE_KEY

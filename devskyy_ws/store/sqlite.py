@@ -1,40 +1,54 @@
 """SQLite store: one file in the data dir, WAL mode, one thread that owns the connection.
 
-Every call runs on that thread (sqlite_thread.py), so the event loop never waits on
+Every write runs on that thread (sqlite_thread.py), so the event loop never waits on
 disk and SQLite sees one writer; WAL lets readers in other processes (backups, the CLI)
 in. Each call is a transaction of its own, or a savepoint in a group commit under load.
-A second thread and connection copies the WAL back into the file (checkpoint.py).
+A second thread and connection copies the WAL back into the file (checkpoint.py). The
+reads REST serves most (a task, the task list) go to a read process (reader.py) when
+there is one, and to the thread when there is none.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..serde import dumps
 from .base import RECORD_COLUMNS, Row, StoreUnavailable, TechniqueStat, record_values
 from .checkpoint import BACKSTOP_PAGES, Checkpointer
+from .reader import ReaderGone, ReadProcess, query
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
 from .sqlite_thread import Insert, SqliteThread
 
-__all__ = ["SqliteStore"]
+__all__ = ["REVIVE_AFTER_S", "SqliteStore"]
+
+log = logging.getLogger("devskyy_ws.store")
 
 T = TypeVar("T")
+REVIVE_AFTER_S = 1.0
+"""A read process that died is started again at most this often."""
 
 
 class SqliteStore:
     name = "sqlite"
     shared = False
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_process: bool = True) -> None:
         self.path = Path(path)
         self.checkpointer = Checkpointer(self.path)
         self.thread = SqliteThread(self._connect, on_commit=self.checkpointer.committed)
+        self.reader = ReadProcess(self.path) if read_process else None
+        self._reviving: asyncio.Task[None] | None = None
+        self._reader_started = 0.0  # loop time of the last start
+        self._closing = False
 
     # -- plumbing ------------------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, atomic: bool = False) -> T:
@@ -46,6 +60,40 @@ class SqliteStore:
             return await self.thread.call(fn, atomic=atomic)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    async def _read(self, sql: str, params: Sequence[Any], *, first: bool = False) -> Any:
+        """`reader.query` in the read process; on the thread while there is none."""
+        if self.reader is not None and not self._closing:
+            try:
+                return await self.reader.query(sql, params, first=first)
+            except ReaderGone:
+                self._revive()
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(str(exc)) from exc
+        return await self._run(partial(query, sql=sql, params=params, first=first), atomic=True)
+
+    async def _start_reader(self) -> None:
+        assert self.reader is not None
+        self._reader_started = asyncio.get_running_loop().time()
+        try:
+            await self.reader.start()
+        except Exception:
+            log.exception("the read process did not start; reads run on the store thread")
+
+    def _revive(self) -> None:
+        """Start a dead read process again, in the background and not too often."""
+        if self._reviving is None and not self._closing and self.thread.running:
+            self._reviving = asyncio.create_task(self._restart_reader())
+
+    async def _restart_reader(self) -> None:
+        assert self.reader is not None
+        try:
+            wait = self._reader_started + REVIVE_AFTER_S - asyncio.get_running_loop().time()
+            await asyncio.sleep(max(0.0, wait))
+            log.warning("the read process went away; starting another")
+            await self._start_reader()  # reaps the dead one first
+        finally:
+            self._reviving = None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -59,12 +107,22 @@ class SqliteStore:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        await self.thread.start()
+        self._closing = False
+        await self.thread.start()  # creates and migrates the file the reader opens
         self.checkpointer.start()
+        if self.reader is not None and not self.reader.alive:
+            await self._start_reader()
 
     async def close(self) -> None:
         if not self.thread.running:
             return
+        self._closing = True
+        if self._reviving is not None:
+            self._reviving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reviving
+        if self.reader is not None:
+            await self.reader.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.checkpointer.stop)
         await self._run(lambda db: db.execute("PRAGMA optimize"))
         await self.thread.stop()
@@ -117,13 +175,10 @@ class SqliteStore:
         return await self._run(run, atomic=True)
 
     async def get_text(self, kind: str, id: str) -> str | None:
-        def run(db: sqlite3.Connection) -> str | None:
-            row = db.execute(
-                "SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind)
-            ).fetchone()
-            return str(row[0]) if row else None
-
-        return await self._run(run, atomic=True)
+        text = await self._read(
+            "SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind), first=True
+        )
+        return None if text is None else str(text)
 
     async def list_texts(
         self,
@@ -137,11 +192,8 @@ class SqliteStore:
         sql = (
             f"SELECT id, doc FROM records WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ?"
         )
-
-        def run(db: sqlite3.Connection) -> list[tuple[str, str]]:
-            return [(str(r[0]), str(r[1])) for r in db.execute(sql, (*args, limit)).fetchall()]
-
-        return await self._run(run, atomic=True)
+        rows: list[tuple[str, str]] = await self._read(sql, (*args, limit))
+        return rows
 
     async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))

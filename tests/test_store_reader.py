@@ -1,0 +1,143 @@
+"""The read process: hot reads answered by a child process, beside the writer thread."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from devskyy_ws import STORE_KEY
+from devskyy_ws.records import TaskRecord
+from devskyy_ws.services.tasks import task_row
+from devskyy_ws.store.base import Row
+from devskyy_ws.store.sqlite import SqliteStore
+
+from .conftest import ClientFactory, auth
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "r.sqlite3")
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def _row(n: int) -> Row:
+    task = TaskRecord(task_id=f"task-{n:012x}", agent_type="support", prompt=f"read {n}")
+    return task_row(task)
+
+
+async def test_reads_run_in_a_child_process_and_see_every_acknowledged_write(
+    store: SqliteStore,
+) -> None:
+    reader = store.reader
+    assert reader is not None and reader.alive and reader.pid is not None
+    assert reader.pid != os.getpid()
+    assert psutil.Process(reader.pid).ppid() == os.getpid()
+    reads, writes = reader.calls, store.thread.calls
+    rows = [_row(n) for n in range(40)]
+    for n, row in enumerate(rows):
+        assert await store.add(row)
+        # answered after the commit, so a read sent now, from the other process, sees it
+        text = await store.get_text("task", f"task-{n:012x}")
+        assert text is not None and f'"prompt":"read {n}"' in text
+        page = await store.list_texts("task", limit=3)
+        assert page[0][0] == f"task-{n:012x}"
+    assert reader.calls - reads == 80
+    assert store.thread.calls - writes == 40  # the writes only: no read ran on the thread
+    assert await store.get_text("task", "task-nope") is None
+    assert await store.get("task", "task-000000000007") == rows[7].doc
+
+
+async def test_the_read_process_refuses_writes_and_reports_errors_as_sqlite_does(
+    store: SqliteStore,
+) -> None:
+    assert store.reader is not None
+    assert await store.add(_row(1))
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await store.reader.query("DELETE FROM records", ())
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        await store.reader.query("SELECT * FROM nowhere", ())
+    assert await store.get_text("task", "task-000000000001") is not None
+    assert store.reader.alive  # a failed query leaves the process serving
+
+
+async def test_reads_in_flight_when_the_read_process_dies_are_answered(
+    store: SqliteStore,
+) -> None:
+    """Killed mid-use: every read still gets its right answer (from the store thread
+    meanwhile), and a new read process takes over."""
+    reader = store.reader
+    assert reader is not None and reader.pid is not None
+    for n in range(20):
+        assert await store.add(_row(n))
+    old = reader.pid
+    reads = [asyncio.create_task(store.get_text("task", f"task-{n % 20:012x}")) for n in range(200)]
+    await asyncio.sleep(0)  # they are sent
+    os.kill(old, signal.SIGKILL)
+    texts = await asyncio.gather(*reads)
+    assert all(t is not None and f'"prompt":"read {n % 20}"' in t for n, t in enumerate(texts))
+    # a read after the death noticed it and started a new process
+    assert await store.get_text("task", "task-000000000003") is not None
+    assert store._reviving is not None
+    await store._reviving
+    assert reader.alive and reader.pid not in (None, old)
+    assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
+    before = reader.calls
+    assert await store.list_texts("task", limit=5)
+    assert reader.calls == before + 1
+
+
+async def test_closing_the_store_ends_the_read_process(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "c.sqlite3")
+    await store.open()
+    assert store.reader is not None and store.reader._process is not None
+    process = store.reader._process
+    await store.close()
+    assert process.returncode == 0  # it ended on its own when its socket closed
+    assert not store.reader.alive
+
+
+async def test_without_a_read_process_reads_run_on_the_store_thread(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "t.sqlite3", read_process=False)
+    await store.open()
+    try:
+        assert store.reader is None
+        assert await store.add(_row(5))
+        calls = store.thread.calls
+        assert await store.get_text("task", "task-000000000005") is not None
+        assert [i for i, _ in await store.list_texts("task", limit=5)] == ["task-000000000005"]
+        assert store.thread.calls == calls + 2
+        assert psutil.Process().children() == []
+    finally:
+        await store.close()
+
+
+async def test_rest_reads_go_through_the_read_process(make_client: ClientFactory) -> None:
+    """A task answered 201 is there at once for GET, read by the other process."""
+    client = await make_client()
+    store = client.app[STORE_KEY]
+    assert isinstance(store, SqliteStore) and store.reader is not None
+    h = auth(client, "write")
+    before = store.reader.calls
+    for n in range(10):
+        resp = await client.post(
+            "/api/v1/tasks", json={"agentType": "support", "prompt": f"rest {n}"}, headers=h
+        )
+        assert resp.status == 201
+        task_id = (await resp.json())["taskId"]
+        # the runner may hold it live (then it is served from memory); either way it is there
+        got = await client.get(f"/api/v1/tasks/{task_id}", headers=h)
+        assert got.status == 200 and (await got.json())["taskId"] == task_id
+    listed = await (await client.get("/api/v1/tasks?limit=100", headers=h)).json()
+    assert {t["prompt"] for t in listed} >= {f"rest {n}" for n in range(10)}
+    missing = await client.get("/api/v1/tasks/task-000000000000", headers=h)
+    assert missing.status == 404
+    assert store.reader.calls >= before + 2  # the list and the 404 at least
