@@ -93,6 +93,27 @@ def test_bad_values_exit_2_naming_the_option(
     assert "Traceback" not in out.stderr
 
 
+def test_the_read_process_is_on_unless_switched_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devskyy_ws import STORE_KEY, create_app
+    from devskyy_ws.store.sqlite import SqliteStore
+
+    parser = build_parser()
+
+    def store_for(*flags: str) -> SqliteStore:
+        args = parser.parse_args(["serve", "--data-dir", str(tmp_path), *flags])
+        store = create_app(settings_from_args(parser, args, serve=True))[STORE_KEY]
+        assert isinstance(store, SqliteStore)
+        return store
+
+    assert store_for().reader is not None
+    assert store_for("--sqlite-read-process", "off").reader is None
+    monkeypatch.setenv("DEVSKYY_SQLITE_READ_PROCESS", "false")
+    assert store_for().reader is None
+    assert store_for("--sqlite-read-process", "on").reader is not None  # the flag wins
+
+
 def test_env_twins_and_flags_build_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEVSKYY_PORT", "9001")
     monkeypatch.setenv("DEVSKYY_CORS_ORIGINS", "https://a.example, https://*.b.example")
