@@ -8,26 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from .hub import Hub
 from .services.container import Services
-from .timing import RequestStats
+from .timing import LATENCY_BOUNDS, RequestStats
 
 __all__ = ["build_registry"]
 
 
-class _LiveCollector(Collector):
-    """Reads hub and service counters at scrape time; nothing is double-counted."""
+Family = GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily
 
-    def __init__(self, hub: Hub, services: Services) -> None:
+
+class _LiveCollector(Collector):
+    """Reads request, hub and service counters at scrape time; nothing is double-counted."""
+
+    def __init__(self, hub: Hub, services: Services, requests: RequestStats) -> None:
         self.hub = hub
         self.services = services
+        self.requests = requests
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[Family]:
+        yield from self._requests()
         connections = GaugeMetricFamily(
             "devskyy_ws_connections", "Open WebSocket connections", labels=["channel"]
         )
@@ -81,40 +86,28 @@ class _LiveCollector(Collector):
             pipelines.add_metric([stage], count)
         yield pipelines
 
-
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+    def _requests(self) -> Iterator[Family]:
+        total = CounterMetricFamily(
+            "devskyy_http_requests", "REST requests", labels=["method", "route", "status"]
+        )
+        for (method, route, status), count in sorted(self.requests.counts.items()):
+            total.add_metric([method, route, str(status)], count)
+        yield total
+        latency = HistogramMetricFamily(
+            "devskyy_http_request_duration_seconds", "REST request latency", labels=["route"]
+        )
+        bounds = [*(repr(float(b)) for b in LATENCY_BOUNDS), "+Inf"]
+        for route, histogram in sorted(self.requests.latency.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip(bounds, histogram.buckets, strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            latency.add_metric([route], buckets, sum_value=histogram.seconds)
+        yield latency
 
 
 def build_registry(hub: Hub, services: Services, requests: RequestStats) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    total = Counter(
-        "devskyy_http_requests", "REST requests", ["method", "route", "status"], registry=registry
-    )
-    latency = Histogram(
-        "devskyy_http_request_duration_seconds",
-        "REST request latency",
-        ["route"],
-        registry=registry,
-        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-    )
-
-    # Labelled children, looked up once each (labels() validates and locks every call).
-    # Methods beyond the REST ones (the parser admits WebDAV and more) share one label.
-    counters: dict[tuple[str, str, int], Counter] = {}
-    histograms: dict[str, Histogram] = {}
-
-    def observe(method: str, route: str, status: int, seconds: float) -> None:
-        key = (method if method in _METHODS else "OTHER", route, status)
-        counter = counters.get(key)
-        if counter is None:
-            counter = counters[key] = total.labels(key[0], route, str(status))
-        counter.inc()
-        histogram = histograms.get(route)
-        if histogram is None:
-            histogram = histograms[route] = latency.labels(route)
-        histogram.observe(seconds)
-
-    requests.observers.append(observe)
-    registry.register(_LiveCollector(hub, services))
+    registry.register(_LiveCollector(hub, services, requests))
     ProcessCollector(registry=registry)
     return registry

@@ -233,6 +233,48 @@ async def test_prometheus_series_cannot_be_minted_by_clients(make_client: Client
     assert [s.value for s in gets] == [3]
 
 
+async def test_prometheus_latency_histogram_counts_every_request(
+    make_client: ClientFactory,
+) -> None:
+    """Read at scrape time from the request stats: cumulative buckets ending in +Inf at
+    the request count, a sum of real latencies, one series per route."""
+    client = await make_client()
+    for _ in range(5):
+        assert (await client.get("/api/v1/agents", headers=auth(client))).status == 200
+    assert (await client.get("/api/v1/tasks/task-nope", headers=auth(client))).status == 404
+    text = await (await client.get("/metrics")).text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    samples = families["devskyy_http_request_duration_seconds"].samples
+    for route, count in (("/api/v1/agents", 5), ("/api/v1/tasks/{task_id}", 1)):
+        mine = [s for s in samples if s.labels["route"] == route]
+        buckets = [s for s in mine if s.name.endswith("_bucket")]
+        assert [float(s.labels["le"]) for s in buckets][-1] == float("inf")
+        values = [s.value for s in buckets]
+        assert values == sorted(values) and values[-1] == count
+        assert [s.value for s in mine if s.name.endswith("_count")] == [count]
+        assert 0 < next(s.value for s in mine if s.name.endswith("_sum")) < count * 10
+    totals = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for s in families["devskyy_http_requests"].samples
+    }
+    assert totals[("/api/v1/agents", "200")] == 5
+    assert totals[("/api/v1/tasks/{task_id}", "404")] == 1
+
+
+def test_request_stats_put_a_latency_in_the_first_bucket_that_holds_it() -> None:
+    from devskyy_ws.timing import LATENCY_BOUNDS, RequestStats
+
+    stats = RequestStats()
+    for seconds in (0.0005, 0.001, 0.003, 0.003, 42.0):
+        stats.record("GET", "/r", 200, seconds)
+    buckets = stats.latency["/r"].buckets
+    assert buckets[0] == 2  # le 0.001 holds 0.001 itself
+    assert buckets[LATENCY_BOUNDS.index(0.005)] == 2
+    assert buckets[-1] == 1  # past the last bound
+    assert sum(buckets) == 5 and stats.counts == {("GET", "/r", 200): 5}
+    assert stats.latency["/r"].seconds == sum((0.0005, 0.001, 0.003, 0.003, 42.0))
+
+
 async def test_prometheus_can_require_a_token(make_client: ClientFactory) -> None:
     client = await make_client(metrics_require_token=True)
     assert (await client.get("/metrics")).status == 401
