@@ -3,7 +3,7 @@
 
     git worktree add /tmp/before HEAD~1
     python scripts/bench_ab.py before=/tmp/before after=. [--rounds 8] [--seconds 3]
-                               [--path /api/v1/tasks]
+                               [--path /api/v1/tasks] [--tasks 100000]
 
 On these shared machines the speed drifts by 10-30% between minutes, more than most
 single changes are worth, so two separate benchmark runs cannot tell a change from the
@@ -12,12 +12,14 @@ same load one after another, round after round; each round's ratio to the floor 
 the first tree is read from runs seconds apart, and the medians are reported beside
 each server's CPU per request (from /proc). The load is loadgen.py's (wrk if installed):
 32 keep-alive connections from a separate process, POST with a small task body, GET
-otherwise.
+otherwise. `--tasks N` fills each data dir with N stored tasks first, as bench_rest.py
+does, for the reads whose cost depends on the table.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -25,21 +27,26 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bench_rest import POST_FLOOR_BODY, TASK_BODY
+from bench_rest import POST_FLOOR_BODY, TASK_BODY, fill
 from benchproc import ROOT, cpu_seconds, free_port, mint_token, wait_healthy
 from loadgen import default_client, run_load
 
 BENCH_REST = ROOT / "scripts" / "bench_rest.py"
+POST_PATH = "/api/v1/tasks"  # POSTed with TASK_BODY; any other path is a GET
 SCRATCH: list[Path] = []  # data dirs, removed at the end
 
 
-def start(label: str, tree: Path) -> tuple[str, int, str, subprocess.Popen[bytes]]:
-    """`tree`'s server on a free port with a fresh data dir, and a token for it."""
+def start(label: str, tree: Path, tasks: int) -> tuple[str, int, str, subprocess.Popen[bytes]]:
+    """`tree`'s server on a free port with a fresh data dir (holding `tasks` stored
+    tasks), and a token for it."""
     data, port = Path(tempfile.mkdtemp(prefix=f"devskyy-ab-{label}-")), free_port()
     SCRATCH.append(data)
+    if tasks:
+        asyncio.run(fill(data, tasks))
     env = {**os.environ, "PYTHONPATH": str(tree)}
     flags = ["--rate-limit", "0", "--log-level", "WARNING", "--metrics-interval", "3600"]
     command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir", str(data)]
@@ -50,10 +57,11 @@ def start(label: str, tree: Path) -> tuple[str, int, str, subprocess.Popen[bytes
     return label, port, mint_token(data, "ab"), server
 
 
-def start_floor(port: int) -> subprocess.Popen[str]:
+def start_floor(port: int, body: bytes) -> subprocess.Popen[str]:
+    """aiohttp's bare handler answering every request with `body`."""
     SCRATCH.append(Path(tempfile.mkdtemp(prefix="devskyy-ab-floor-")))
     sample = SCRATCH[-1] / "floor.json"
-    sample.write_bytes(POST_FLOOR_BODY)
+    sample.write_bytes(body)
     floor = subprocess.Popen(
         [sys.executable, str(BENCH_REST), "--floor", str(port), str(sample), "auto"],
         stdout=subprocess.PIPE,
@@ -65,11 +73,19 @@ def start_floor(port: int) -> subprocess.Popen[str]:
     return floor
 
 
+def fetch(port: int, token: str, path: str) -> bytes:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return bytes(resp.read())
+
+
 def turn(
     port: int, token: str, pid: int, path: str, seconds: float, client: str
 ) -> tuple[float, float]:
     """One load run after a warm-up: (requests/s, server CPU microseconds per request)."""
-    post = path == "/api/v1/tasks"
+    post = path == POST_PATH
 
     def load(length: float) -> dict[str, Any]:
         return run_load(
@@ -100,14 +116,18 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--path", default="/api/v1/tasks")
+    parser.add_argument("--tasks", type=int, default=0, help="stored tasks in each data dir")
     parser.add_argument("--client", choices=["wrk", "python"], default=default_client())
     args = parser.parse_args()
     specs = [spec.split("=", 1) for spec in args.trees]
     if any(len(spec) != 2 or spec[0] == "floor" for spec in specs):
         parser.error("each tree is label=path (and 'floor' is taken)")
-    servers = [start(label, Path(path).resolve()) for label, path in specs]
+    servers = [start(label, Path(path).resolve(), args.tasks) for label, path in specs]
     floor_port = free_port()
-    floor = start_floor(floor_port)
+    _, port, token, _ = servers[0]
+    # a GET's floor answers with what the first tree answers, so the sizes match
+    body = POST_FLOOR_BODY if args.path == POST_PATH else fetch(port, token, args.path)
+    floor = start_floor(floor_port, body)
     rows: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in servers}
     rows["floor"] = []
     try:
