@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -93,6 +94,25 @@ async def test_reads_in_flight_when_the_read_process_dies_are_answered(
     before = reader.calls
     assert await store.list_texts("task", limit=5)
     assert reader.calls == before + 1
+
+
+async def test_a_read_process_that_cannot_start_leaves_reads_on_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    store = SqliteStore(tmp_path / "n.sqlite3")
+    await store.open()
+    try:
+        assert store.reader is not None and not store.reader.alive
+        assert "the read process did not start" in caplog.text
+        assert await store.add(_row(9))
+        calls = store.thread.calls
+        assert await store.get_text("task", "task-000000000009") is not None
+        assert store.thread.calls == calls + 1
+        assert store._reviving is not None  # it will try again, after a wait
+    finally:
+        await store.close()
+    assert store._reviving is None
 
 
 async def test_closing_the_store_ends_the_read_process(tmp_path: Path) -> None:

@@ -138,10 +138,10 @@ class ReadProcess:
         loop = asyncio.get_running_loop()
         ours, theirs = socket.socketpair()
         try:
-            self._process = await loop.run_in_executor(None, self._spawn, theirs.fileno())
-        finally:
-            theirs.close()
-        try:
+            try:
+                self._process = await loop.run_in_executor(None, self._spawn, theirs.fileno())
+            finally:
+                theirs.close()
             _, self._answers = await loop.create_connection(_Answers, sock=ours)
         except BaseException:
             ours.close()

@@ -28,13 +28,17 @@ from .reader import ReaderGone, ReadProcess, query
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
 from .sqlite_thread import Insert, SqliteThread
 
-__all__ = ["REVIVE_AFTER_S", "SqliteStore"]
+__all__ = ["REVIVE_AFTER_S", "REVIVE_MAX_S", "SqliteStore"]
 
 log = logging.getLogger("devskyy_ws.store")
 
 T = TypeVar("T")
 REVIVE_AFTER_S = 1.0
-"""A read process that died is started again at most this often."""
+REVIVE_MAX_S = 60.0
+"""A read process that died is started again REVIVE_AFTER_S after the last start; each
+further one that dies within REVIVE_MAX_S of its start doubles that wait, up to
+REVIVE_MAX_S, so one that can never start (no interpreter to exec, a file it cannot
+open) costs a log line a minute, not a process a second."""
 
 
 class SqliteStore:
@@ -48,6 +52,7 @@ class SqliteStore:
         self.reader = ReadProcess(self.path) if read_process else None
         self._reviving: asyncio.Task[None] | None = None
         self._reader_started = 0.0  # loop time of the last start
+        self._revive_wait = REVIVE_AFTER_S
         self._closing = False
 
     # -- plumbing ------------------------------------------------------------------
@@ -88,8 +93,11 @@ class SqliteStore:
     async def _restart_reader(self) -> None:
         assert self.reader is not None
         try:
-            wait = self._reader_started + REVIVE_AFTER_S - asyncio.get_running_loop().time()
-            await asyncio.sleep(max(0.0, wait))
+            now = asyncio.get_running_loop().time()
+            if now - self._reader_started >= REVIVE_MAX_S:  # it had been serving a while
+                self._revive_wait = REVIVE_AFTER_S
+            await asyncio.sleep(max(0.0, self._reader_started + self._revive_wait - now))
+            self._revive_wait = min(self._revive_wait * 2, REVIVE_MAX_S)
             log.warning("the read process went away; starting another")
             await self._start_reader()  # reaps the dead one first
         finally:
