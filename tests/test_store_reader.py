@@ -6,7 +6,9 @@ import asyncio
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from devskyy_ws import STORE_KEY
 from devskyy_ws.records import TaskRecord
 from devskyy_ws.services.tasks import task_row
 from devskyy_ws.store.base import Row
+from devskyy_ws.store.reader import ReadProcess
 from devskyy_ws.store.sqlite import SqliteStore
 
 from .conftest import ClientFactory, auth
@@ -113,6 +116,34 @@ async def test_a_read_process_that_cannot_start_leaves_reads_on_the_thread(
     finally:
         await store.close()
     assert store._reviving is None
+
+
+async def test_closing_while_a_new_read_process_starts_waits_and_reaps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite3")
+    await store.open()
+    assert store.reader is not None and store.reader.pid is not None
+    entered, release = threading.Event(), threading.Event()
+    spawned: list[subprocess.Popen[bytes]] = []
+    real_spawn = ReadProcess._spawn
+
+    def slow_spawn(reader: ReadProcess, fd: int) -> subprocess.Popen[bytes]:
+        entered.set()
+        release.wait(10)
+        spawned.append(real_spawn(reader, fd))
+        return spawned[-1]
+
+    monkeypatch.setattr(ReadProcess, "_spawn", slow_spawn)
+    store._revive_wait = 0.0
+    os.kill(store.reader.pid, signal.SIGKILL)
+    assert await store.get_text("task", "task-nope") is None  # notices, starts another
+    assert await asyncio.to_thread(entered.wait, 10)
+    closing = asyncio.create_task(store.close())
+    await asyncio.sleep(0)  # close() has begun: it must wait for the spawn, not cancel it
+    release.set()
+    await closing
+    assert len(spawned) == 1 and spawned[0].returncode == 0  # started, then ended and reaped
 
 
 async def test_closing_the_store_ends_the_read_process(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ class SqliteStore:
         self.thread = SqliteThread(self._connect, on_commit=self.checkpointer.committed)
         self.reader = ReadProcess(self.path) if read_process else None
         self._reviving: asyncio.Task[None] | None = None
+        self._spawning = False  # the reviving task is past its wait, starting a child
         self._reader_started = 0.0  # loop time of the last start
         self._revive_wait = REVIVE_AFTER_S
         self._closing = False
@@ -99,8 +100,10 @@ class SqliteStore:
             await asyncio.sleep(max(0.0, self._reader_started + self._revive_wait - now))
             self._revive_wait = min(self._revive_wait * 2, REVIVE_MAX_S)
             log.warning("the read process went away; starting another")
+            self._spawning = True  # close() waits for this part instead of cancelling it
             await self._start_reader()  # reaps the dead one first
         finally:
+            self._spawning = False
             self._reviving = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -126,7 +129,8 @@ class SqliteStore:
             return
         self._closing = True
         if self._reviving is not None:
-            self._reviving.cancel()
+            if not self._spawning:  # a cancelled spawn could leave a child nobody reaps
+                self._reviving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reviving
         if self.reader is not None:
