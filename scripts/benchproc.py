@@ -39,9 +39,13 @@ def _own_cpu(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
+    """Direct children, from /proc (a kernel without CONFIG_PROC_CHILDREN lists none)."""
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:  # a thread that ended, or no such file on this kernel
+            continue
     return found
 
 
