@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from devskyy_ws import JWT_KEY, Settings, create_app
+from devskyy_ws.store.sqlite import SqliteStore
 
 REQUIRE_SYSTEM = os.environ.get("DEVSKYY_REQUIRE_SYSTEM_TESTS") == "1"
 
@@ -54,6 +55,15 @@ def settings(tmp_path: Path) -> Settings:
         handshake_rate=0,
         task_step_delay=0.01,
     )
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """An open SQLite store on a fresh file, closed after the test."""
+    opened = SqliteStore(tmp_path / "store.sqlite3")
+    await opened.open()
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

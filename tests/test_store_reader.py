@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil
@@ -25,77 +24,72 @@ from devskyy_ws.store.sqlite import SqliteStore
 from .conftest import ClientFactory, auth
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "r.sqlite3")
-    await opened.open()
-    yield opened
-    await opened.close()
-
-
 def _row(n: int) -> Row:
     task = TaskRecord(task_id=f"task-{n:012x}", agent_type="support", prompt=f"read {n}")
     return task_row(task)
 
 
 async def test_reads_run_in_a_child_process_and_see_every_acknowledged_write(
-    store: SqliteStore,
+    sqlite_store: SqliteStore,
 ) -> None:
-    reader = store.reader
+    reader = sqlite_store.reader
     assert reader is not None and reader.alive and reader.pid is not None
     assert reader.pid != os.getpid()
     assert psutil.Process(reader.pid).ppid() == os.getpid()
-    reads, writes = reader.calls, store.thread.calls
+    reads, writes = reader.calls, sqlite_store.thread.calls
     rows = [_row(n) for n in range(40)]
     for n, row in enumerate(rows):
-        assert await store.add(row)
+        assert await sqlite_store.add(row)
         # answered after the commit, so a read sent now, from the other process, sees it
-        text = await store.get_text("task", f"task-{n:012x}")
+        text = await sqlite_store.get_text("task", f"task-{n:012x}")
         assert text is not None and f'"prompt":"read {n}"' in text
-        page = await store.list_texts("task", limit=3)
+        page = await sqlite_store.list_texts("task", limit=3)
         assert page[0][0] == f"task-{n:012x}"
     assert reader.calls - reads == 80
-    assert store.thread.calls - writes == 40  # the writes only: no read ran on the thread
-    assert await store.get_text("task", "task-nope") is None
-    assert await store.get("task", "task-000000000007") == rows[7].doc
+    assert sqlite_store.thread.calls - writes == 40  # the writes only: no read ran on the thread
+    assert await sqlite_store.get_text("task", "task-nope") is None
+    assert await sqlite_store.get("task", "task-000000000007") == rows[7].doc
 
 
 async def test_the_read_process_refuses_writes_and_reports_errors_as_sqlite_does(
-    store: SqliteStore,
+    sqlite_store: SqliteStore,
 ) -> None:
-    assert store.reader is not None
-    assert await store.add(_row(1))
+    assert sqlite_store.reader is not None
+    assert await sqlite_store.add(_row(1))
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        await store.reader.query("DELETE FROM records", ())
+        await sqlite_store.reader.query("DELETE FROM records", ())
     with pytest.raises(sqlite3.OperationalError, match="no such table"):
-        await store.reader.query("SELECT * FROM nowhere", ())
-    assert await store.get_text("task", "task-000000000001") is not None
-    assert store.reader.alive  # a failed query leaves the process serving
+        await sqlite_store.reader.query("SELECT * FROM nowhere", ())
+    assert await sqlite_store.get_text("task", "task-000000000001") is not None
+    assert sqlite_store.reader.alive  # a failed query leaves the process serving
 
 
 async def test_reads_in_flight_when_the_read_process_dies_are_answered(
-    store: SqliteStore,
+    sqlite_store: SqliteStore,
 ) -> None:
-    """Killed mid-use: every read still gets its right answer (from the store thread
+    """Killed mid-use: every read still gets its right answer (from the sqlite_store thread
     meanwhile), and a new read process takes over."""
-    reader = store.reader
+    reader = sqlite_store.reader
     assert reader is not None and reader.pid is not None
     for n in range(20):
-        assert await store.add(_row(n))
+        assert await sqlite_store.add(_row(n))
     old = reader.pid
-    reads = [asyncio.create_task(store.get_text("task", f"task-{n % 20:012x}")) for n in range(200)]
+    reads = [
+        asyncio.create_task(sqlite_store.get_text("task", f"task-{n % 20:012x}"))
+        for n in range(200)
+    ]
     await asyncio.sleep(0)  # they are sent
     os.kill(old, signal.SIGKILL)
     texts = await asyncio.gather(*reads)
     assert all(t is not None and f'"prompt":"read {n % 20}"' in t for n, t in enumerate(texts))
     # a read after the death noticed it and started a new process
-    assert await store.get_text("task", "task-000000000003") is not None
-    assert store._reviving is not None
-    await store._reviving
+    assert await sqlite_store.get_text("task", "task-000000000003") is not None
+    assert sqlite_store._reviving is not None
+    await sqlite_store._reviving
     assert reader.alive and reader.pid not in (None, old)
     assert not psutil.pid_exists(old) or psutil.Process(old).status() == psutil.STATUS_ZOMBIE
     before = reader.calls
-    assert await store.list_texts("task", limit=5)
+    assert await sqlite_store.list_texts("task", limit=5)
     assert reader.calls == before + 1
 
 
