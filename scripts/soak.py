@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -174,6 +175,7 @@ async def run(minutes: float, report: Path | None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=20)
+        shutil.rmtree(data, ignore_errors=True)
     summary = f"ran {elapsed:.0f} s; errors: {len(soak.errors)} {sorted(set(soak.errors))[:5]}"
     print(summary)
     lines.append(summary)
