@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from devskyy_ws import STORE_KEY
+from devskyy_ws import STORE_KEY, serde
 from devskyy_ws.records import TaskRecord
 from devskyy_ws.services.tasks import task_row
 from devskyy_ws.store.base import Row
@@ -49,6 +49,24 @@ async def test_reads_run_in_a_child_process_and_see_every_acknowledged_write(
     assert sqlite_store.thread.calls - writes == 40  # the writes only: no read ran on the thread
     assert await sqlite_store.get_text("task", "task-nope") is None
     assert await sqlite_store.get("task", "task-000000000007") == rows[7].doc
+
+
+async def test_a_page_larger_than_a_socket_read_arrives_whole(sqlite_store: SqliteStore) -> None:
+    """100 tasks with 30 KB prompts: a 3 MB answer crosses the socket in many reads."""
+    rows = []
+    for n in range(100):
+        task = TaskRecord(
+            task_id=f"task-{n:012x}", agent_type="support", prompt=f"{n}:" + "x" * 30_000
+        )
+        rows.append(task_row(task))
+    await sqlite_store.put_many(rows)
+    assert sqlite_store.reader is not None
+    calls = sqlite_store.reader.calls
+    page = await asyncio.gather(*(sqlite_store.list_texts("task", limit=100) for _ in range(3)))
+    assert page[0] == page[1] == page[2]
+    assert len(page[0]) == 100 and sum(len(text) for _, text in page[0]) > 3_000_000
+    assert {text for _, text in page[0]} == {serde.dumps(row.doc) for row in rows}
+    assert sqlite_store.reader.calls == calls + 3  # all three from the read process
 
 
 async def test_the_read_process_refuses_writes_and_reports_errors_as_sqlite_does(
