@@ -215,8 +215,8 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "--sqlite-read-process",
         "DEVSKYY_SQLITE_READ_PROCESS",
         "sqlite_read_process",
-        _bool,
-        "serve SQLite's task reads from a child process (on)",
+        _choice("auto", "on", "off"),
+        "serve SQLite's task reads from a child process; auto: when 2+ CPUs are usable",
     ),
     (
         "--instance-id",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,8 +20,6 @@ from .server_process import ServerProcess
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
     return subprocess.run(
         [sys.executable, "-m", "devskyy_ws", *args],
         capture_output=True,
@@ -82,6 +81,7 @@ def test_configured_secret_wins(tmp_path: Path) -> None:
         ([], {"DEVSKYY_PORT": "eighty"}, "DEVSKYY_PORT"),
         (["--ws-auth", "maybe"], {}, "--ws-auth"),
         (["--event-loop", "trio"], {}, "--event-loop"),
+        (["--sqlite-read-process", "maybe"], {}, "--sqlite-read-process"),
     ],
 )
 def test_bad_values_exit_2_naming_the_option(
@@ -93,7 +93,7 @@ def test_bad_values_exit_2_naming_the_option(
     assert "Traceback" not in out.stderr
 
 
-def test_the_read_process_is_on_unless_switched_off(
+def test_the_read_process_runs_where_a_second_cpu_can_take_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from devskyy_ws import STORE_KEY, create_app
@@ -107,11 +107,15 @@ def test_the_read_process_is_on_unless_switched_off(
         assert isinstance(store, SqliteStore)
         return store
 
-    assert store_for().reader is not None
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    assert store_for().reader is not None  # auto, with two CPUs to run on
     assert store_for("--sqlite-read-process", "off").reader is None
-    monkeypatch.setenv("DEVSKYY_SQLITE_READ_PROCESS", "false")
-    assert store_for().reader is None
-    assert store_for("--sqlite-read-process", "on").reader is not None  # the flag wins
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0})
+    assert store_for().reader is None  # auto, pinned to one CPU: the round trip would cost
+    assert store_for("--sqlite-read-process", "on").reader is not None
+    monkeypatch.setenv("DEVSKYY_SQLITE_READ_PROCESS", "on")
+    assert store_for().reader is not None
+    assert store_for("--sqlite-read-process", "auto").reader is None  # the flag wins
 
 
 def test_env_twins_and_flags_build_settings(monkeypatch: pytest.MonkeyPatch) -> None:
