@@ -15,6 +15,7 @@ import psutil
 from .server_process import ServerProcess
 
 ROUNDS = int(os.environ.get("DEVSKYY_CRASH_ROUNDS", "4"))
+READS = ("--sqlite-read-process", "on")  # a child to check for, on any machine
 TERMINAL = {
     "task": {"completed", "failed", "cancelled"},
     "competition": {"completed", "failed"},
@@ -56,7 +57,7 @@ async def test_repeated_sigkill_loses_nothing(tmp_path: Path) -> None:
     rng = random.Random(7)
     data = tmp_path / "data"
     accepted: dict[str, set[str]] = {"task": set(), "competition": set(), "pipeline": set()}
-    server = ServerProcess(data, "--rate-limit", "0", "--max-concurrent-tasks", "8")
+    server = ServerProcess(data, "--rate-limit", "0", "--max-concurrent-tasks", "8", *READS)
     await asyncio.to_thread(server.start)
     token = await asyncio.to_thread(server.token, "write")
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
@@ -74,7 +75,7 @@ async def test_repeated_sigkill_loses_nothing(tmp_path: Path) -> None:
             _, left = await asyncio.to_thread(psutil.wait_procs, children, 10)
             assert not left, left
             server = ServerProcess(
-                data, "--rate-limit", "0", "--max-concurrent-tasks", "8", port=server.port
+                data, "--rate-limit", "0", "--max-concurrent-tasks", "8", *READS, port=server.port
             )
             await asyncio.to_thread(server.start)
         # after the last restart everything settles: pending work resumes and finishes
