@@ -97,6 +97,7 @@ def test_the_read_process_runs_where_a_second_cpu_can_take_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from devskyy_ws import STORE_KEY, create_app
+    from devskyy_ws.store import reader
     from devskyy_ws.store.sqlite import SqliteStore
 
     parser = build_parser()
@@ -107,11 +108,11 @@ def test_the_read_process_runs_where_a_second_cpu_can_take_it(
         assert isinstance(store, SqliteStore)
         return store
 
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1})
+    monkeypatch.setattr(reader, "usable_cpus", lambda: 2)
     assert store_for().reader is not None  # auto, with two CPUs to run on
     assert store_for("--sqlite-read-process", "off").reader is None
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0})
-    assert store_for().reader is None  # auto, pinned to one CPU: the round trip would cost
+    monkeypatch.setattr(reader, "usable_cpus", lambda: 1)
+    assert store_for().reader is None  # auto, one CPU: the round trip would only cost
     assert store_for("--sqlite-read-process", "on").reader is not None
     monkeypatch.setenv("DEVSKYY_SQLITE_READ_PROCESS", "on")
     assert store_for().reader is not None

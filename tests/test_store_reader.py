@@ -204,3 +204,63 @@ async def test_rest_reads_go_through_the_read_process(make_client: ClientFactory
     missing = await client.get("/api/v1/tasks/task-000000000000", headers=h)
     assert missing.status == 404
     assert store.reader.calls >= before + 2  # the list and the 404 at least
+
+
+def _cgroup(tmp_path: Path, membership: str, files: dict[str, str]) -> tuple[Path, Path]:
+    """A fake /sys/fs/cgroup and /proc/self/cgroup."""
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "self").write_text(membership)
+    return root, tmp_path / "self"
+
+
+@pytest.mark.parametrize(
+    ("membership", "files", "quota"),
+    [
+        (
+            "0::/system.slice/devskyy.service\n",
+            {"system.slice/devskyy.service/cpu.max": "150000 100000\n"},
+            1.5,
+        ),
+        ("0::/\n", {"cpu.max": "max 100000\n"}, None),
+        (
+            "3:cpu,cpuacct:/docker/abc\n2:memory:/docker/abc\n",
+            {
+                "cpu,cpuacct/docker/abc/cpu.cfs_quota_us": "200000\n",
+                "cpu,cpuacct/docker/abc/cpu.cfs_period_us": "100000\n",
+            },
+            2.0,
+        ),
+        (
+            "1:cpu:/\n0::/\n",
+            {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"},
+            None,
+        ),
+        ("", {}, None),
+    ],
+)
+def test_cpu_quota_from_cgroup_v2_or_v1(
+    tmp_path: Path, membership: str, files: dict[str, str], quota: float | None
+) -> None:
+    from devskyy_ws.store.reader import cpu_quota, usable_cpus
+
+    root, self_file = _cgroup(tmp_path, membership, files)
+    assert cpu_quota(root, self_file) == quota
+    cpus = usable_cpus(root, self_file)
+    assert cpus == (
+        len(os.sched_getaffinity(0)) if quota is None else min(quota, len(os.sched_getaffinity(0)))
+    )
+
+
+def test_auto_runs_the_read_process_only_with_two_cpus_to_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from devskyy_ws.store import reader
+
+    for cpus, auto in ((1, False), (1.5, False), (2, True), (8, True)):
+        monkeypatch.setattr(reader, "usable_cpus", lambda cpus=cpus: cpus)
+        assert reader.read_process_pays("auto") is auto
+        assert reader.read_process_pays("on") is True
+        assert reader.read_process_pays("off") is False

@@ -17,7 +17,7 @@ tuples of str, float and None.
 It pays only with a second CPU to run on: pinned to one core, the socket round trip
 made the list 0.68-0.87x and a single read 0.68-0.73x as fast as reading on the store
 thread (docs/benchmarks.md). So by default ("auto") it runs only when the process may
-use two CPUs or more.
+use two CPUs or more, by its affinity and its cgroup's CPU quota.
 """
 
 from __future__ import annotations
@@ -36,24 +36,58 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
-__all__ = ["ReadProcess", "ReaderGone", "query", "read_process_pays", "usable_cpus"]
+__all__ = ["ReadProcess", "ReaderGone", "cpu_quota", "query", "read_process_pays", "usable_cpus"]
 
 _HEAD = struct.Struct("!I")
 _RECV = 1 << 16
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the platform tells it)."""
+_CGROUPS = Path("/sys/fs/cgroup")
+_MEMBERSHIP = Path("/proc/self/cgroup")
+
+
+def usable_cpus(cgroups: Path = _CGROUPS, membership: Path = _MEMBERSHIP) -> float:
+    """CPUs this process may use: its affinity, or less under a cgroup CPU quota (what
+    `docker run --cpus` and systemd's `CPUQuota=` set)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus: float = len(os.sched_getaffinity(0))
     except AttributeError:  # no affinity call on this platform (macOS)
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = cpu_quota(cgroups, membership)
+    return cpus if quota is None else min(cpus, quota)
+
+
+def cpu_quota(cgroups: Path = _CGROUPS, membership: Path = _MEMBERSHIP) -> float | None:
+    """The CPU quota of this process's cgroup in CPUs (v2 `cpu.max`, else v1 CFS), or
+    None when there is none or it cannot be read."""
+    try:
+        lines = membership.read_text().splitlines()
+        paths = dict(line.split(":", 2)[1:] for line in lines if line.count(":") >= 2)
+    except (OSError, ValueError):
+        paths = {}
+    v2 = cgroups / paths.get("", "/").lstrip("/") / "cpu.max"
+    v1 = next((cgroups / k / v.lstrip("/") for k, v in paths.items() if "cpu" in k.split(",")),
+              cgroups / "cpu")  # fmt: skip
+    try:
+        limit, period = v2.read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            limit = (v1 / "cpu.cfs_quota_us").read_text().strip()
+            period = (v1 / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if limit in ("max", "-1"):
+        return None
+    try:
+        return int(limit) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def read_process_pays(choice: str) -> bool:
     """Whether to run a read process for the `--sqlite-read-process` choice."""
     if choice == "auto":
-        return usable_cpus() > 1
+        return usable_cpus() >= 2
     return choice == "on"
 
 
