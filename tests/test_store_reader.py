@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+import attrs
 import psutil
 import pytest
 
@@ -49,6 +50,37 @@ async def test_reads_run_in_a_child_process_and_see_every_acknowledged_write(
     assert sqlite_store.thread.calls - writes == 40  # the writes only: no read ran on the thread
     assert await sqlite_store.get_text("task", "task-nope") is None
     assert await sqlite_store.get("task", "task-000000000007") == rows[7].doc
+
+
+async def test_a_read_never_overtakes_a_write_made_before_it(sqlite_store: SqliteStore) -> None:
+    """The write waits in the thread's queue; the read made after it must see it (the
+    thread answers in order), not the row the read process would still show."""
+    row = _row(1)
+    assert await sqlite_store.add(row)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold(_: sqlite3.Connection) -> None:
+        entered.set()
+        release.wait(10)
+
+    assert sqlite_store.reader is not None
+    reads = sqlite_store.reader.calls
+    held = asyncio.create_task(sqlite_store.thread.call(hold))
+    assert await asyncio.to_thread(entered.wait, 10)
+    done = attrs.evolve(row, status="completed", doc={**row.doc, "status": "completed"})
+    write = asyncio.create_task(sqlite_store.put(done))
+    await asyncio.sleep(0)  # the write is queued behind the held call
+    read = asyncio.create_task(sqlite_store.get_text("task", row.id))
+    await asyncio.sleep(0)  # and the read is made
+    release.set()
+    await held
+    await write
+    text = await read
+    assert text is not None and '"status":"completed"' in text
+    assert sqlite_store.reader.calls == reads  # it was queued behind the write instead
+    # with nothing queued, reads go to the read process again, and see the same
+    assert await sqlite_store.get_text("task", row.id) == text
+    assert sqlite_store.reader.calls == reads + 1
 
 
 async def test_a_page_larger_than_a_socket_read_arrives_whole(sqlite_store: SqliteStore) -> None:
@@ -184,26 +216,31 @@ async def test_without_a_read_process_reads_run_on_the_store_thread(tmp_path: Pa
 
 
 async def test_rest_reads_go_through_the_read_process(make_client: ClientFactory) -> None:
-    """A task answered 201 is there at once for GET, read by the other process."""
+    """Stored tasks (none running, so nothing waits on the store thread) are read over
+    REST by the other process; and a task answered 201 is there at once for GET."""
     client = await make_client()
     store = client.app[STORE_KEY]
     assert isinstance(store, SqliteStore) and store.reader is not None
     h = auth(client, "write")
+    rows = [_row(n) for n in range(5)]
+    for row in rows:
+        assert await store.add(row)
     before = store.reader.calls
+    listed = await (await client.get("/api/v1/tasks?limit=100", headers=h)).json()
+    assert [t["taskId"] for t in listed] == [r.id for r in reversed(rows)]
+    one = await (await client.get(f"/api/v1/tasks/{rows[2].id}", headers=h)).json()
+    assert one == rows[2].doc
+    missing = await client.get("/api/v1/tasks/task-ffffffffffff", headers=h)
+    assert missing.status == 404
+    assert store.reader.calls == before + 3
     for n in range(10):
         resp = await client.post(
             "/api/v1/tasks", json={"agentType": "support", "prompt": f"rest {n}"}, headers=h
         )
         assert resp.status == 201
         task_id = (await resp.json())["taskId"]
-        # the runner may hold it live (then it is served from memory); either way it is there
         got = await client.get(f"/api/v1/tasks/{task_id}", headers=h)
         assert got.status == 200 and (await got.json())["taskId"] == task_id
-    listed = await (await client.get("/api/v1/tasks?limit=100", headers=h)).json()
-    assert {t["prompt"] for t in listed} >= {f"rest {n}" for n in range(10)}
-    missing = await client.get("/api/v1/tasks/task-000000000000", headers=h)
-    assert missing.status == 404
-    assert store.reader.calls >= before + 2  # the list and the 404 at least
 
 
 def _cgroup(tmp_path: Path, membership: str, files: dict[str, str]) -> tuple[Path, Path]:

@@ -55,6 +55,7 @@ class SqliteStore:
         self._reader_started = 0.0  # loop time of the last start
         self._revive_wait = REVIVE_AFTER_S
         self._closing = False
+        self._queued = 0  # calls sent to the thread and not yet answered
 
     # -- plumbing ------------------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, atomic: bool = False) -> T:
@@ -62,14 +63,25 @@ class SqliteStore:
         `atomic` when it is one statement or reads only."""
         if not self.thread.running:
             raise StoreUnavailable("the store is not open")
+        self._queued += 1
         try:
             return await self.thread.call(fn, atomic=atomic)
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
+        finally:
+            self._queued -= 1
 
     async def _read(self, sql: str, params: Sequence[Any], *, first: bool = False) -> Any:
-        """`reader.query` in the read process; on the thread while there is none."""
-        if self.reader is not None and not self._closing:
+        """`reader.query` in the read process; on the thread while there is none, or while
+        the thread has calls not yet answered.
+
+        A read never overtakes a write made before it: the thread answers in order, and
+        services count on that (a finished task leaves memory, then its final row is
+        written; a read in between must wait for that row, not see the one before it).
+        With nothing queued on the thread, every earlier write is committed, and a read
+        in the other process sees it.
+        """
+        if self.reader is not None and not self._closing and not self._queued:
             try:
                 return await self.reader.query(sql, params, first=first)
             except ReaderGone:
