@@ -6,7 +6,8 @@ the two take turns, and the process stays on one core (docs/benchmarks.md). A ch
 process with its own connection answers reads on the other core while the loop goes on,
 and WAL lets it read beside the writer. Writes stay on the store thread, which is what
 makes a 201 durable; a read sent after a write was answered starts a read transaction
-of its own, so it sees that write.
+of its own, so it sees that write (and while a write is still unanswered, the store
+sends reads to the thread, behind it: sqlite.py).
 
 The child is this file run by path, stdlib only (`-I -S`: no site, no environment), so
 it starts in milliseconds and cannot pick up anything from the host. It ends when its
