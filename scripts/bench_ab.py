@@ -27,12 +27,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from bench_rest import POST_FLOOR_BODY, TASK_BODY, fill
-from benchproc import ROOT, cpu_seconds, free_port, mint_token, wait_healthy
+from benchproc import ROOT, cpu_seconds, fetch, free_port, mint_token, wait_healthy
 from loadgen import default_client, run_load
 
 BENCH_REST = ROOT / "scripts" / "bench_rest.py"
@@ -71,14 +70,6 @@ def start_floor(port: int, body: bytes) -> subprocess.Popen[str]:
     assert floor.stdout is not None
     floor.stdout.readline()
     return floor
-
-
-def fetch(port: int, token: str, path: str) -> bytes:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as resp:
-        return bytes(resp.read())
 
 
 def turn(

@@ -34,7 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchproc import ROOT, free_port, mint_token, wait_healthy
+from benchproc import ROOT, fetch, free_port, mint_token, wait_healthy
 from loadgen import default_client, run_load
 
 TASK_BODY = {"agentType": "support", "prompt": "bench"}
@@ -197,14 +197,7 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
     )
     token = mint_token(data, "bench")
     headers = {"Authorization": f"Bearer {token}"}
-    import urllib.request
-
     wait_healthy(port)
-
-    def fetch(path: str, target: int = port) -> bytes:
-        request = urllib.request.Request(f"http://127.0.0.1:{target}{path}", headers=headers)
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return bytes(resp.read())
 
     cases = [
         ("GET /api/v1/tasks?limit=20", "GET", "/api/v1/tasks?limit=20", None),
@@ -226,7 +219,7 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
     rows = []
     try:
         for name, method, path, body in cases:
-            sample = fetch(path) if method == "GET" else POST_FLOOR_BODY
+            sample = fetch(port, token, path) if method == "GET" else POST_FLOOR_BODY
             sample_file = data / "floor.json"
             sample_file.write_bytes(sample)
             floor = subprocess.Popen(
@@ -259,9 +252,9 @@ def measure(args: argparse.Namespace, loop_kind: str) -> list[dict[str, Any]]:
                     env=env,
                 )
                 load(seconds=1.0)  # warm-up, not counted
-                fetch(lag_path, target)  # a fresh lag window for this turn
+                fetch(target, token, lag_path)  # a fresh lag window for this turn
                 runs[label].append(load(seconds=args.seconds))
-                report = json.loads(fetch(lag_path, target))
+                report = json.loads(fetch(target, token, lag_path))
                 if label == "devskyy":
                     report = report["health"]
                     gc_ms = max(gc_ms, report["gc_pause_ms"])

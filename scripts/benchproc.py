@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["ROOT", "cpu_seconds", "free_port", "mint_token", "rss_mb", "wait_healthy"]
+__all__ = ["ROOT", "cpu_seconds", "fetch", "free_port", "mint_token", "rss_mb", "wait_healthy"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +64,15 @@ def mint_token(data_dir: Path, sub: str, scope: str = "write") -> str:
         [*command, "--data-dir", str(data_dir)], capture_output=True, text=True, check=True, env=env
     )
     return done.stdout.strip()
+
+
+def fetch(port: int, token: str, path: str) -> bytes:
+    """GET `path` from the server on `port` with a bearer token."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return bytes(resp.read())
 
 
 def wait_healthy(port: int, tries: int = 100) -> None:
