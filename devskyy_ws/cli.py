@@ -137,6 +137,20 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ),
     ("--ws-auth", "DEVSKYY_WS_AUTH", "ws_auth", str, "off, optional or required"),
     (
+        "--ws-inbound-rate",
+        "DEVSKYY_WS_INBOUND_RATE",
+        "ws_inbound_rate",
+        _number(float, 0),
+        "messages per second a client may send on one socket, 0 = off (50)",
+    ),
+    (
+        "--ws-inbound-burst",
+        "DEVSKYY_WS_INBOUND_BURST",
+        "ws_inbound_burst",
+        _number(int, 1),
+        "messages a client may send at once before the rate applies (200)",
+    ),
+    (
         "--ws-auth-grace",
         "DEVSKYY_WS_AUTH_GRACE",
         "ws_auth_grace",

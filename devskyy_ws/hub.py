@@ -230,6 +230,13 @@ class Connection:
         self.closed = True
         self.hub.spawn(self._close(code, reason))
 
+    async def close(self, code: int, reason: str) -> None:
+        """Close from the socket's own reader, which then stops reading."""
+        if self.closed:
+            return
+        self.closed = True
+        await self._close(code, reason)
+
     async def _close(self, code: int, reason: str) -> None:
         self.release()  # what was published before the close goes out before it
         try:

@@ -7,11 +7,13 @@ message with error_type `warning`; the connection stays open.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import attrs
 
 from .filters import FilterError, Filters, parse_filters
+from .jsoncheck import MAX_SAFE_INT, JsonLimitError, check_json
 
 __all__ = [
     "Auth",
@@ -67,18 +69,25 @@ class Auth:
 ClientCommand = Ping | Subscribe | Unsubscribe | Resume | SnapshotRequest | Auth
 
 
+_DIGITS = re.compile(r"[0-9]{1,16}")
+_EPOCH = re.compile(r"[0-9A-Za-z_-]{1,64}")
+
+
 def parse_position(since: Any, epoch: Any) -> Resume:
     """Validate a resume position from a message or a query string.
 
+    Only ASCII digits count: `str.isdigit` also accepts "²", which `int` refuses.
+
     Raises:
-        ProtocolError: since is not a non-negative integer or epoch not a string.
+        ProtocolError: since is not an integer from 0 to 2**53 - 1, or epoch is not a
+            short token.
     """
-    if isinstance(since, str) and since.isdigit():
+    if isinstance(since, str) and _DIGITS.fullmatch(since):
         since = int(since)
-    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
-        raise ProtocolError("resume needs 'since' as a non-negative integer")
-    if epoch is not None and (not isinstance(epoch, str) or len(epoch) > 64):
-        raise ProtocolError("resume 'epoch' must be a string")
+    if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since <= MAX_SAFE_INT:
+        raise ProtocolError("resume needs 'since' as an integer from 0 to 2**53 - 1")
+    if epoch is not None and (not isinstance(epoch, str) or not _EPOCH.fullmatch(epoch)):
+        raise ProtocolError("resume 'epoch' must be the epoch string the server sent")
     return Resume(since, epoch)
 
 
@@ -93,6 +102,10 @@ def parse_client_message(text: str) -> ClientCommand:
         json.dumps(doc, ensure_ascii=False).encode()  # lone surrogates cannot be echoed back
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("message is not valid JSON") from exc
+    try:
+        check_json(doc)
+    except JsonLimitError as exc:
+        raise ProtocolError(str(exc)) from exc
     if not isinstance(doc, dict):
         raise ProtocolError("message must be a JSON object with a 'type'")
     kind = doc.get("type")

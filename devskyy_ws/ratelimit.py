@@ -20,7 +20,7 @@ from .errors import error_response
 from .proxy import client_address
 from .settings import Settings
 
-__all__ = ["TokenBuckets", "ratelimit_middleware"]
+__all__ = ["Allowance", "TokenBuckets", "ratelimit_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,6 +50,30 @@ class TokenBuckets:
 
     def full_in(self, tokens: float) -> float:
         return (self.burst - tokens) / self.rate
+
+
+class Allowance:
+    """One client's own bucket, for limits kept per connection (no table, no key)."""
+
+    __slots__ = ("burst", "last", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = float(burst)
+        self.tokens = float(burst)
+        self.last = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend one token if there is one; a rate of 0 means no limit."""
+        if self.rate <= 0:
+            return True
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 def _key(request: web.Request, keys: JwtKeys, settings: Settings) -> str:

@@ -17,6 +17,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from . import messages as m
 from . import records as r
+from .jsoncheck import MAX_SAFE_INT
 
 try:  # pragma: no cover - depends on the optional [speed] extra
     import orjson
@@ -126,9 +127,6 @@ def _strict_float(value: Any, _: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"expected a number, got {type(value).__name__}")
     return float(value)
-
-
-MAX_SAFE_INT = 2**53 - 1  # what a JavaScript client can hold exactly
 
 
 def _strict_int(value: Any, _: Any) -> int:

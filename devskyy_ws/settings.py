@@ -88,6 +88,8 @@ class Settings:
     max_message_bytes: int = attrs.field(default=65_536, validator=_positive)
     send_buffer_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
     ws_compression: bool = False
+    ws_inbound_rate: float = attrs.field(default=50.0, validator=_non_negative)
+    ws_inbound_burst: int = attrs.field(default=200, validator=_positive)
     history_size: int = attrs.field(default=1_000, validator=_non_negative)
     history_ttl: float = attrs.field(default=300.0, validator=_positive)
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from typing import Any
 
 import jwt
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 
 from devskyy_ws import HUB_KEY
-from devskyy_ws.messages import AgentStatusUpdate
+from devskyy_ws.messages import AgentStatusUpdate, TaskUpdate
 
 from .conftest import ClientFactory, token_for
 from .helpers import next_message
@@ -112,3 +114,81 @@ async def test_handshake_flood_is_rate_limited(make_client: ClientFactory) -> No
         await client.ws_connect("/api/ws/agents")
     assert info.value.status == 429
     assert int(info.value.headers["Retry-After"]) >= 1
+
+
+# -- required mode leaks nothing before a token ------------------------------------
+DATA_TYPES = {"task_update", "snapshot", "resync_required", "authenticated"}
+
+
+async def _publish_history(client: Any, count: int = 3) -> None:
+    hub = client.app[HUB_KEY]
+    for i in range(count):
+        await hub.publish("tasks", TaskUpdate(task_id=f"secret-{i}", status="running", progress=i))
+
+
+async def _everything_until_close(ws: Any) -> tuple[list[dict[str, Any]], Any]:
+    got = []
+    while True:
+        msg = await ws.receive(timeout=5)
+        if msg.type is not WSMsgType.TEXT:
+            return got, msg
+        got.append(json.loads(msg.data))
+
+
+@pytest.mark.parametrize(
+    ("query", "messages"),
+    [
+        ("?since=0&snapshot=1", []),
+        ("?since=0&epoch={epoch}", []),
+        ("?snapshot=true", []),
+        ("", [{"type": "resume", "since": 0}]),
+        ("", [{"type": "resume", "since": 0, "epoch": "{epoch}"}]),
+        ("", [{"type": "snapshot"}]),
+        ("", [{"type": "subscribe", "filters": {"status": "running"}}, {"type": "snapshot"}]),
+        ("?token=not-a-token&since=0&snapshot=1", []),
+        ("", [{"type": "auth", "token": "forged"}, {"type": "resume", "since": 0}]),
+    ],
+)
+async def test_required_mode_sends_no_data_before_a_token(
+    make_client: ClientFactory, query: str, messages: list[dict[str, Any]]
+) -> None:
+    client = await make_client(ws_auth="required", ws_auth_grace=0.5, keepalive=0.05)
+    await _publish_history(client)
+    epoch = client.app[HUB_KEY].epochs["tasks"]
+    ws = await client.ws_connect("/api/ws/tasks" + query.format(epoch=epoch))
+    for message in messages:
+        await ws.send_str(json.dumps(message).replace("{epoch}", epoch))
+    await _publish_history(client)  # live messages are not for it either
+    got, last = await _everything_until_close(ws)
+    assert last.type is WSMsgType.CLOSE and last.data == 4001
+    assert not [m for m in got if m["type"] in DATA_TYPES], got
+    assert "secret" not in json.dumps(got)
+    assert {m["type"] for m in got} <= {"keepalive", "subscribed", "error"}
+
+
+async def test_required_mode_serves_what_was_asked_once_the_token_arrives(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(ws_auth="required", ws_auth_grace=5)
+    await _publish_history(client, 3)
+    ws = await client.ws_connect("/api/ws/tasks?since=1&snapshot=1")
+    await ws.send_json({"type": "snapshot"})
+    await _publish_history(client, 1)  # seq 4: published while the socket waits
+    await ws.send_json({"type": "auth", "token": token_for(client, "read")})
+    assert (await next_message(ws))["type"] == "authenticated"
+    replayed = [await next_message(ws) for _ in range(3)]
+    assert [m["seq"] for m in replayed] == [2, 3, 4]
+    snapshot = await next_message(ws)
+    assert snapshot["type"] == "snapshot" and snapshot["seq"] == 4
+    await _publish_history(client, 1)
+    assert (await next_message(ws))["seq"] == 5  # and live from there, nothing twice
+
+
+async def test_optional_mode_serves_resume_and_snapshot_without_a_token(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(ws_auth="optional")
+    await _publish_history(client, 2)
+    ws = await client.ws_connect("/api/ws/tasks?since=0&snapshot=1")
+    got = [await next_message(ws) for _ in range(3)]
+    assert [m["type"] for m in got] == ["task_update", "task_update", "snapshot"]

@@ -9,15 +9,17 @@ from aiohttp import web
 
 from .. import serde
 from ..errors import ApiError
+from ..jsoncheck import JsonLimitError, check_json
 
 __all__ = ["query_choice", "query_int", "read_json", "require_bool", "require_dict", "require_str"]
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object.
+    """The request body as a JSON object, within the limits of `jsoncheck`.
 
     Raises:
-        ApiError: 413 over the size limit, 400 when not JSON, 422 when not an object.
+        ApiError: 413 over the size limit, 400 when not JSON or nested too deeply,
+            422 when not an object or a number is out of range (naming the field).
     """
     try:
         raw = await request.read()
@@ -29,6 +31,12 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         doc = serde.loads_body(raw)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
+    try:
+        check_json(doc)
+    except JsonLimitError as exc:
+        if exc.problem == "depth":
+            raise ApiError(400, "too_deep", f"The request body: {exc}") from exc
+        raise ApiError(422, "invalid_field", str(exc), details={"field": exc.path}) from exc
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_body", "The request body must be a JSON object.")
     return doc

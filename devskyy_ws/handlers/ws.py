@@ -11,12 +11,14 @@ import logging
 import math
 import time
 
+import attrs
 from aiohttp import WSMsgType, web
 
 from ..auth import AuthError, public
 from ..errors import ApiError
 from ..hub import Connection, Hub
 from ..keys import HANDSHAKE_KEY, HUB_KEY, JWT_KEY, ORIGINS_KEY, SETTINGS_KEY
+from ..masking import MaskedSocketResponse
 from ..messages import (
     CHANNELS,
     Authenticated,
@@ -40,6 +42,7 @@ from ..protocol import (
     parse_position,
 )
 from ..proxy import client_address
+from ..ratelimit import Allowance
 
 __all__ = ["channel_socket", "replay", "send_snapshot"]
 
@@ -96,6 +99,30 @@ def send_snapshot(conn: Connection) -> None:
     )
 
 
+@attrs.define
+class Asked:
+    """A resume and a snapshot the client asked for, held while its socket is muted.
+
+    In required mode nothing of a channel's data reaches a socket before its token
+    does: what it asked for in the query string or in messages is served right after
+    a token is accepted, and never if none is.
+    """
+
+    resume: Resume | None = None
+    snapshot: bool = False
+
+
+async def serve_asked(conn: Connection, asked: Asked) -> None:
+    if conn.muted or conn.closed:
+        return
+    resume, snapshot = asked.resume, asked.snapshot
+    asked.resume, asked.snapshot = None, False
+    if resume is not None:
+        await replay(conn, resume.since, resume.epoch)
+    if snapshot:
+        send_snapshot(conn)
+
+
 def _authenticate(request: web.Request, conn: Connection, token: str) -> bool:
     try:
         claims = request.app[JWT_KEY].verify(token)
@@ -108,7 +135,9 @@ def _authenticate(request: web.Request, conn: Connection, token: str) -> bool:
     conn.authenticated = True
     conn.subject = claims.sub
     conn.token_exp = float(claims.exp)
-    conn.muted = False
+    if conn.muted:  # live messages start now; a held resume replays up to here
+        conn.live_from = conn.hub.seqs[conn.channel]
+        conn.muted = False
     conn.send(Authenticated(sub=claims.sub, exp=claims.exp))
     return True
 
@@ -130,7 +159,9 @@ async def _guard_auth(conn: Connection, grace: float) -> None:
         await asyncio.sleep(min(1.0, max(0.01, exp - time.time())))
 
 
-async def _apply(request: web.Request, conn: Connection, command: ClientCommand) -> None:
+async def _apply(
+    request: web.Request, conn: Connection, command: ClientCommand, asked: Asked
+) -> None:
     if isinstance(command, Ping):
         conn.send(Pong())
     elif isinstance(command, Subscribe):
@@ -140,31 +171,31 @@ async def _apply(request: web.Request, conn: Connection, command: ClientCommand)
         conn.filters = None
         conn.send(Unsubscribed())
     elif isinstance(command, Resume):
-        await replay(conn, command.since, command.epoch)
+        asked.resume = command
+        await serve_asked(conn, asked)
     elif isinstance(command, SnapshotRequest):
-        send_snapshot(conn)
-    elif isinstance(command, Auth):
-        _authenticate(request, conn, command.token)
+        asked.snapshot = True
+        await serve_asked(conn, asked)
+    elif isinstance(command, Auth) and _authenticate(request, conn, command.token):
+        await serve_asked(conn, asked)
 
 
-async def _on_connect(request: web.Request, conn: Connection) -> None:
+async def _on_connect(request: web.Request, conn: Connection, asked: Asked) -> None:
     query = request.query
     settings = request.app[SETTINGS_KEY]
-    token = query.get("token")
     if settings.ws_auth == "required":
         conn.muted = True
         conn.hub.spawn(_guard_auth(conn, settings.ws_auth_grace))
+    token = query.get("token")
     if token:
         _authenticate(request, conn, token)
     if "since" in query:
         try:
-            position = parse_position(query.get("since"), query.get("epoch"))
+            asked.resume = parse_position(query.get("since"), query.get("epoch"))
         except ProtocolError as exc:
             warn(conn, str(exc))
-        else:
-            await replay(conn, position.since, position.epoch)
-    if query.get("snapshot") in ("1", "true"):
-        send_snapshot(conn)
+    asked.snapshot = query.get("snapshot") in ("1", "true")
+    await serve_asked(conn, asked)
 
 
 def _same_origin(request: web.Request, origin: str | None) -> bool:
@@ -202,11 +233,12 @@ async def channel_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB_KEY]
     settings = request.app[SETTINGS_KEY]
     address = _admit(request, hub)
-    ws = web.WebSocketResponse(
+    ws = MaskedSocketResponse(
         heartbeat=settings.effective_heartbeat,
         max_msg_size=settings.max_message_bytes + 1,  # aiohttp refuses a size equal to it
         compress=settings.ws_compression,
         timeout=2.0,
+        autoping=False,  # protocol pings count against the inbound limit too
     )
     await ws.prepare(request)
     channel = request.match_info["channel"]
@@ -215,23 +247,40 @@ async def channel_socket(request: web.Request) -> web.StreamResponse:
         return ws
     conn = Connection(hub, channel, ws, request, address)
     hub.attach(conn)
-    stats = hub.stats[channel]
     try:
-        await _on_connect(request, conn)
-        async for msg in ws:
-            stats.received += 1
-            if msg.type is WSMsgType.TEXT:
-                try:
-                    command = parse_client_message(msg.data)
-                except ProtocolError as exc:
-                    warn(conn, str(exc))
-                    continue
-                await _apply(request, conn, command)
-            elif msg.type is WSMsgType.BINARY:
-                warn(conn, "binary frames are not supported; send JSON text")
-            elif msg.type is WSMsgType.ERROR:
-                stats.errors += 1
-                break
+        await _read(request, conn, ws)
+    except Exception:  # never an HTTP 500 written into an upgraded stream
+        log.exception("channel socket on %s from %s failed", channel, address)
+        await conn.close(1011, "internal error")
     finally:
         hub.detach(conn)
     return ws
+
+
+async def _read(request: web.Request, conn: Connection, ws: web.WebSocketResponse) -> None:
+    settings = request.app[SETTINGS_KEY]
+    stats = conn.hub.stats[conn.channel]
+    asked = Asked()
+    allowance = Allowance(settings.ws_inbound_rate, settings.ws_inbound_burst)
+    await _on_connect(request, conn, asked)
+    async for msg in ws:
+        stats.received += 1
+        if not allowance.take():
+            stats.errors += 1
+            log.warning("closing %s socket from %s: inbound flood", conn.channel, conn.address)
+            await conn.close(1008, "too many messages")
+            return
+        if msg.type is WSMsgType.TEXT:
+            try:
+                command = parse_client_message(msg.data)
+            except ProtocolError as exc:
+                warn(conn, str(exc))
+                continue
+            await _apply(request, conn, command, asked)
+        elif msg.type is WSMsgType.PING:
+            await ws.pong(msg.data)
+        elif msg.type is WSMsgType.BINARY:
+            warn(conn, "binary frames are not supported; send JSON text")
+        elif msg.type is WSMsgType.ERROR:
+            stats.errors += 1
+            return

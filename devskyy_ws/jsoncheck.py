@@ -1,0 +1,73 @@
+"""Limits on JSON from outside, checked once where it is read (REST bodies, socket messages).
+
+Depth is limited so that nothing recursive downstream (cattrs, the serializers, the
+stores' JSON functions) can overflow the stack on a hostile body. Integers must fit what
+a JavaScript client holds exactly, and floats must be finite, so that every stored
+record loads back and every message can be sent as standard JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INT", "JsonLimitError", "check_json"]
+
+MAX_DEPTH = 64
+MAX_SAFE_INT = 2**53 - 1
+
+Problem = Literal["depth", "integer", "number"]
+
+
+class JsonLimitError(ValueError):
+    """The document is valid JSON but outside the limits; `path` names where."""
+
+    def __init__(self, problem: Problem, path: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.path = path
+
+
+def _join(path: str, key: object) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else str(key)
+
+
+def _scalar(value: Any, path: str) -> None:
+    cls = value.__class__
+    if cls is int and not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        raise JsonLimitError(
+            "integer", path, f"'{path}' is out of range: integers must be within ±(2**53 - 1)."
+        )
+    if cls is float and not math.isfinite(value):
+        raise JsonLimitError("number", path, f"'{path}' must be a finite number.")
+
+
+def check_json(doc: Any, max_depth: int = MAX_DEPTH) -> None:
+    """Walk `doc` without recursion.
+
+    Raises:
+        JsonLimitError: nested deeper than `max_depth`, an integer beyond ±(2**53 - 1),
+            or a NaN or infinity.
+    """
+    stack: list[tuple[Any, int, str]] = [(doc, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if value.__class__ is dict:
+            items: Any = value.items()
+        elif value.__class__ is list:
+            items = enumerate(value)
+        else:
+            _scalar(value, path or "body")
+            continue
+        if depth > max_depth:
+            raise JsonLimitError(
+                "depth", path, f"JSON may be nested at most {max_depth} levels deep."
+            )
+        for key, item in items:
+            cls = item.__class__
+            if cls is dict or cls is list:
+                stack.append((item, depth + 1, _join(path, key)))
+            elif cls is int or cls is float:
+                _scalar(item, _join(path, key))
