@@ -8,6 +8,7 @@ HS/RS confusion. With no key configured a random secret is created in the data d
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,6 +45,9 @@ H = TypeVar("H", bound=Callable[..., Any])
 
 
 _RANK = {s: i for i, s in enumerate(SCOPES)}
+# RFC 6750's b64token, which every JWT fits; anything else (a non-ASCII byte, a space)
+# is refused before it reaches the JWT library.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,8192}=*")
 
 
 class AuthError(Exception):
@@ -80,6 +84,21 @@ def _load_or_create_secret(data_dir: Path) -> str:
     return secret
 
 
+MIN_SECRET_BYTES = 32  # RFC 7518 §3.2: an HS256 key at least as long as the hash
+
+
+def _checked_secret(secret: str, source: str) -> str:
+    """Raises:
+    ValueError: the secret is shorter than 32 bytes (an empty file included).
+    """
+    size = len(secret.encode())
+    if size < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"{source}: an HS256 secret must be at least {MIN_SECRET_BYTES} bytes, not {size}"
+        )
+    return secret
+
+
 def _algorithm_for(key: object) -> str:
     if isinstance(key, rsa.RSAPublicKey | rsa.RSAPrivateKey):
         return "RS256"
@@ -104,7 +123,8 @@ class JwtKeys:
         """Build keys from settings, creating the data-dir secret if none is configured.
 
         Raises:
-            ValueError: a key file is unreadable or of an unsupported type.
+            ValueError: a key file is unreadable or of an unsupported type, or an HS256
+                secret is shorter than 32 bytes.
         """
         if settings.jwt_public_key is not None:
             public = load_pem_public_key(settings.jwt_public_key.read_bytes())
@@ -115,7 +135,12 @@ class JwtKeys:
             if algorithm.startswith("HS") or algorithm == "none":
                 raise ValueError(f"algorithm {algorithm} cannot be used with a public key")
             return cls(algorithm, public, private, settings.jwt_audience, settings.jwt_issuer)
-        secret = settings.jwt_secret or _load_or_create_secret(settings.data_dir)
+        if settings.jwt_secret is not None:
+            secret = _checked_secret(settings.jwt_secret, "--jwt-secret")
+        else:
+            secret = _checked_secret(
+                _load_or_create_secret(settings.data_dir), str(settings.data_dir / SECRET_FILE)
+            )
         algorithm = settings.jwt_algorithm or "HS256"
         if not algorithm.startswith("HS"):
             raise ValueError(f"algorithm {algorithm} needs --jwt-public-key")
@@ -146,6 +171,8 @@ class JwtKeys:
         A dashboard sends the same token with every request; checking its signature
         once is enough. Expiry is still enforced on every call.
         """
+        if not _TOKEN.fullmatch(token):
+            raise AuthError("The token is malformed.")
         cache = self.verified
         claims = cache.get(token)
         if claims is not None and claims.exp > time.time():

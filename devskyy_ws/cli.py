@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -278,8 +278,15 @@ def _add(
         parser.add_argument(flag, dest=field, type=kind, default=None, help=f"{help_text} [{env}]")
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A bad option or setting is one line on stderr and exit code 2, not the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m devskyy_ws", description=__doc__)
+    parser = OneLineErrors(prog="python -m devskyy_ws", description=__doc__)
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the server (the default)")
     _add(serve, SERVE_OPTIONS + COMMON_OPTIONS)

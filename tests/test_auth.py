@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -196,3 +197,35 @@ def test_mint_refuses_unknown_scope(tmp_path: Path) -> None:
     keys = JwtKeys.from_settings(Settings(data_dir=tmp_path))
     with pytest.raises(ValueError, match="scope"):
         keys.mint("me", "root")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"Bearer \xff",
+        b"Bearer \xc3\xa9t\xc3\xa9",
+        b"Bearer a\xffb.c.d",
+        b"\xff\xfe",
+        b"Bearer " + b"a" * 8000,
+    ],
+)
+async def test_malformed_credentials_are_401_and_rate_limited(
+    make_client: ClientFactory, value: bytes
+) -> None:
+    """Raw bytes on a raw socket: what no HTTP client library would send."""
+    client = await make_client(rate_limit=0.001, rate_burst=2)
+    assert client.server.port is not None
+    statuses = []
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+        writer.write(
+            b"GET /api/v1/agents HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Authorization: " + value + b"\r\n\r\n"
+        )
+        response = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        head, _, body = response.partition(b"\r\n\r\n")
+        statuses.append(int(head.split()[1]))
+        doc = json.loads(body)
+        assert set(doc) >= {"error", "message"} and "Traceback" not in doc["message"]
+    assert statuses == [401, 401, 429]  # each took a token from the address's bucket

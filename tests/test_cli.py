@@ -198,3 +198,32 @@ def test_serves_on_either_event_loop(tmp_path: Path, choice: str) -> None:
         with urllib.request.urlopen(request, timeout=5) as resp:
             assert resp.status == 201
         assert server.terminate() == 0
+
+
+@pytest.mark.parametrize("command", ["serve", "token"])
+@pytest.mark.parametrize(
+    ("secret_file", "flags", "named"),
+    [
+        ("", [], "jwt-secret"),  # an empty secret file
+        ("short", [], "jwt-secret"),
+        (None, ["--jwt-secret", "a"], "--jwt-secret"),
+        (None, ["--jwt-secret", "x" * 31], "--jwt-secret"),
+    ],
+)
+def test_short_hs256_secrets_refuse_to_start_in_one_line(
+    tmp_path: Path, command: str, secret_file: str | None, flags: list[str], named: str
+) -> None:
+    if secret_file is not None:
+        (tmp_path / "jwt-secret").write_text(secret_file)
+    extra = ["--sub", "me"] if command == "token" else ["--port", "0"]
+    out = _run(command, "--data-dir", str(tmp_path), *flags, *extra)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and "32 bytes" in lines[0], out.stderr
+    assert out.stdout == ""  # no token, no "ready"
+
+
+def test_bad_flags_are_one_line(tmp_path: Path) -> None:
+    out = _run("--port", "not-a-port", "--data-dir", str(tmp_path))
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and "--port" in out.stderr
