@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INT", "JsonLimitError", "check_json"]
+__all__ = ["MAX_DEPTH", "MAX_SAFE_INT", "TOO_DEEP", "JsonLimitError", "check_json"]
 
 MAX_DEPTH = 64
+TOO_DEEP = f"JSON may be nested at most {MAX_DEPTH} levels deep."
 MAX_SAFE_INT = 2**53 - 1
 
 Problem = Literal["depth", "integer", "number"]

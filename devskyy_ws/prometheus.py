@@ -85,6 +85,11 @@ class _LiveCollector(Collector):
         for stage, count in sorted(self.services.pipeline.finished.items()):
             pipelines.add_metric([stage], count)
         yield pipelines
+        yield CounterMetricFamily(
+            "devskyy_store_unreadable_records",
+            "Stored rows that could not be loaded and were skipped",
+            value=self.services.loader.unreadable,
+        )
 
     def _requests(self) -> Iterator[Family]:
         total = CounterMetricFamily(

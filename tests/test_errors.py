@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from .conftest import ClientFactory, auth
 
 
@@ -117,3 +121,75 @@ async def test_out_of_range_integers_are_422_not_500(make_client: ClientFactory)
     )
     body = await _expect(resp, 422, "invalid_field")  # refused where the body is read
     assert body["details"] == {"field": "message.metrics.active_connections"}
+
+
+BODIES = [
+    ("/api/v1/3d-pipeline", {"prompt": "A small ceramic vase", "product_id": 10**20}, "product_id"),
+    (
+        "/api/v1/tasks",
+        {"agentType": "commerce", "prompt": "hi", "parameters": {"n": [1, 2**53]}},
+        "parameters.n[1]",
+    ),
+    (
+        "/api/v1/agents/commerce/execute",
+        {"prompt": "hi", "parameters": {"x": -(2**60)}},
+        "parameters.x",
+    ),
+    ("/api/v1/round-table/compete", {"prompt": "hi", "max_tokens": 10**19}, "max_tokens"),
+    (
+        "/api/v1/events",
+        {
+            "channel": "tasks",
+            "message": {
+                "type": "task_update",
+                "task_id": "t",
+                "status": "running",
+                "progress": 1,
+                "data": {"n": 2**53},
+            },
+        },
+        "message.data.n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), BODIES)
+async def test_integers_beyond_2_53_are_422_naming_the_field_on_every_body(
+    make_client: ClientFactory, path: str, body: dict[str, object], field: str
+) -> None:
+    client = await make_client()
+    resp = await client.post(path, json=body, headers=auth(client, "write"))
+    doc = await _expect(resp, 422, "invalid_field")
+    assert doc["details"] == {"field": field} and field in doc["message"]
+
+
+@pytest.mark.parametrize("depth", [65, 330, 700, 1023])
+@pytest.mark.parametrize(
+    ("path", "wrap"),
+    [
+        (
+            "/api/v1/tasks",
+            lambda inner: '{"agentType":"commerce","prompt":"hi","parameters":' + inner + "}",
+        ),
+        (
+            "/api/v1/events",
+            lambda inner: (
+                '{"channel":"tasks","message":{"type":"task_update","task_id":"t","status":"running","progress":1,"data":'
+                + inner
+                + "}}"
+            ),
+        ),
+    ],
+)
+async def test_deep_bodies_are_400_not_500(
+    make_client: ClientFactory, depth: int, path: str, wrap: Any
+) -> None:
+    client = await make_client()
+    inner = '{"a":' * depth + "1" + "}" * depth
+    resp = await client.post(
+        path,
+        data=wrap(inner).encode(),
+        headers={**auth(client, "write"), "Content-Type": "application/json"},
+    )
+    doc = await _expect(resp, 400, "too_deep")
+    assert "64 levels" in doc["message"]

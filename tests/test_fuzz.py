@@ -12,6 +12,7 @@ import os
 import string
 from typing import Any
 
+import pytest
 from aiohttp import WSMsgType
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -122,7 +123,7 @@ async def test_hostile_bodies(make_client: ClientFactory) -> None:
     h = {**auth(client, "write"), "Content-Type": "application/json"}
     deep = b"[" * 200_000 + b"]" * 200_000
     resp = await client.post("/api/v1/tasks", data=deep, headers=h)
-    assert resp.status == 400 and (await resp.json())["error"] == "invalid_json"  # too deep
+    assert resp.status == 400 and (await resp.json())["error"] == "too_deep"
     huge = io.BytesIO(b"[" * 600_000 + b"]" * 600_000)
     resp = await client.post("/api/v1/tasks", data=huge, headers=h)
     assert resp.status == 413  # over 1 MiB
@@ -170,5 +171,68 @@ async def test_channel_handler_survives_arbitrary_client_messages(
         msg = await ws.receive(timeout=5)
         assert msg.type is WSMsgType.TEXT, (payload, msg)
         if json.loads(msg.data)["type"] == "pong":
+            break
+    await ws.close()
+
+
+typed_messages = st.builds(
+    lambda kind, fields: json.dumps({"type": kind, **fields}),
+    st.sampled_from(["resume", "snapshot", "auth", "subscribe", "unsubscribe", "ping"]),
+    st.dictionaries(st.sampled_from(["since", "epoch", "token", "filters"]), json_values),
+)
+query_values = st.one_of(
+    st.text(max_size=60),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["²", "٣", "9" * 2000, "1e3", "0x10", "", "%", "%FF"]),  # under 8 KiB a line
+)
+
+
+@pytest.fixture
+async def required_client(make_client: ClientFactory) -> TestClient[Any, Any]:
+    return await make_client(ws_auth="required", ws_auth_grace=5)
+
+
+@FUZZ
+@given(message=typed_messages)
+async def test_typed_client_messages_are_answered_never_crash(
+    client: TestClient[Any, Any], message: str
+) -> None:
+    ws = await client.ws_connect("/api/ws/tasks")
+    await ws.send_str(message)
+    await ws.send_json({"type": "ping"})
+    while True:
+        msg = await ws.receive(timeout=5)
+        assert msg.type is WSMsgType.TEXT, (message, msg)
+        if json.loads(msg.data)["type"] == "pong":
+            break
+    await ws.close()
+
+
+@FUZZ
+@given(
+    query=st.dictionaries(
+        st.sampled_from(["since", "epoch", "snapshot", "token"]), query_values, max_size=4
+    ),
+    required=st.booleans(),
+)
+async def test_query_strings_never_crash_the_handshake_or_the_socket(
+    client: TestClient[Any, Any],
+    required_client: TestClient[Any, Any],
+    query: dict[str, str],
+    required: bool,
+) -> None:
+    server = required_client if required else client
+    ws = await server.ws_connect("/api/ws/tasks", params=query)
+    await ws.send_json({"type": "ping"})
+    while True:  # a pong, or the 4001 of a bad token in required mode; never a 500
+        msg = await ws.receive(timeout=5)
+        if msg.type is WSMsgType.CLOSE:
+            assert required and msg.data == 4001, (query, msg)
+            break
+        assert msg.type is WSMsgType.TEXT, (query, msg)
+        doc = json.loads(msg.data)
+        if required:
+            assert doc["type"] in ("error", "pong", "keepalive", "authenticated"), doc
+        if doc["type"] == "pong":
             break
     await ws.close()

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .. import serde
 from ..errors import ApiError
-from ..jsoncheck import JsonLimitError, check_json
+from ..jsoncheck import TOO_DEEP, JsonLimitError, check_json
 
 __all__ = ["query_choice", "query_int", "read_json", "require_bool", "require_dict", "require_str"]
 
@@ -29,14 +29,15 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     try:
         doc = serde.loads_body(raw)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
-    try:
         check_json(doc)
+    except RecursionError as exc:  # the parser itself gave up, far past the limit
+        raise ApiError(400, "too_deep", f"The request body: {TOO_DEEP}") from exc
     except JsonLimitError as exc:
         if exc.problem == "depth":
             raise ApiError(400, "too_deep", f"The request body: {exc}") from exc
         raise ApiError(422, "invalid_field", str(exc), details={"field": exc.path}) from exc
+    except ValueError as exc:
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_body", "The request body must be a JSON object.")
     return doc

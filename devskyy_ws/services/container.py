@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..providers.config import ProviderConfig, load_provider_config
 from .agents import AgentService
+from .loading import RecordLoader
 from .metrics import MetricsService
 from .monitoring import MonitoringService
 from .pipeline3d import PipelineService, load_pipeline_config
@@ -44,7 +45,9 @@ class Services:
         metrics: MetricsService,
         monitoring: MonitoringService,
         pipeline: PipelineService,
+        loader: RecordLoader,
     ) -> None:
+        self.loader = loader
         self.providers = providers
         self.agents = agents
         self.tasks = tasks
@@ -94,6 +97,7 @@ def build_services(
         ValueError: the agents or providers file is unusable.
     """
     providers = load_provider_config(settings.providers_file)
+    loader = RecordLoader()
     agents = AgentService(load_roster(settings.agents_file), store, hub)
     tasks = TaskService(
         store,
@@ -104,8 +108,9 @@ def build_services(
         step_delay=settings.task_step_delay,
         instance_id=settings.effective_instance_id,
         lease_s=settings.task_lease,
+        loader=loader,
     )
-    round_table = RoundTableService(store, hub, providers)
+    round_table = RoundTableService(store, hub, providers, loader)
     tasks.round_table = round_table.run_for_task
     metrics = MetricsService(
         store, hub, stats, interval=settings.metrics_interval, data_dir=settings.data_dir
@@ -115,5 +120,6 @@ def build_services(
         store,
         hub,
         load_pipeline_config(settings.providers_file, settings.data_dir / "assets", asset_url),
+        loader,
     )
-    return Services(providers, agents, tasks, round_table, metrics, monitoring, pipeline)
+    return Services(providers, agents, tasks, round_table, metrics, monitoring, pipeline, loader)

@@ -37,6 +37,7 @@ from ..records import PipelineRecord
 from ..store.base import Row, Store
 from .errors import Conflict, Invalid, NotFound
 from .gltf_check import Limits, check_glb
+from .loading import RecordLoader
 
 __all__ = ["PIPELINE_ID", "PipelineConfig", "PipelineService", "load_pipeline_config"]
 
@@ -151,8 +152,11 @@ def validate_request(prompt: Any, fmt: Any, quality: Any, image_url: Any, produc
 
 
 class PipelineService:
-    def __init__(self, store: Store, hub: Hub, config: PipelineConfig) -> None:
+    def __init__(
+        self, store: Store, hub: Hub, config: PipelineConfig, loader: RecordLoader | None = None
+    ) -> None:
         self.store = store
+        self.loader = loader or RecordLoader()
         self.hub = hub
         self.config = config
         self.active: dict[str, PipelineRecord] = {}
@@ -161,8 +165,8 @@ class PipelineService:
         self._slots = asyncio.Semaphore(config.max_concurrent)
 
     async def start(self) -> None:
-        for doc in await self.store.in_status("pipeline", list(ACTIVE)):
-            record = serde.structure(doc, PipelineRecord)
+        leftovers = await self.store.in_status("pipeline", list(ACTIVE))
+        for record in self.loader.many(leftovers, PipelineRecord, "pipeline"):
             record.stage = "failed"
             record.error = "interrupted by restart"
             await self.store.put(pipeline_row(record))
@@ -206,7 +210,7 @@ class PipelineService:
         )
         if doc is None:
             raise NotFound("pipeline_not_found", f"No pipeline with id {pipeline_id!r}.")
-        return serde.structure(doc, PipelineRecord)
+        return self.loader.one(doc, PipelineRecord, "pipeline")
 
     async def page(
         self, limit: int, offset: int, stage: str | None
@@ -214,9 +218,8 @@ class PipelineService:
         docs, total = await self.store.list_records(
             "pipeline", limit=limit, offset=offset, statuses=[stage] if stage else None
         )
-        return [
-            self.active.get(d["pipeline_id"]) or serde.structure(d, PipelineRecord) for d in docs
-        ], total
+        stored = self.loader.many(docs, PipelineRecord, "pipeline")
+        return [self.active.get(r.pipeline_id) or r for r in stored], total
 
     def asset_path(self, record: PipelineRecord) -> Path | None:
         uploader = self.config.uploader

@@ -22,6 +22,7 @@ from ..records import ABTest, CompetitionEntry, CompetitionRecord, TaskRecord
 from ..store.base import Row, Store
 from .errors import Invalid, NotFound
 from .judge import JUDGE_INSTRUCTIONS, Judgement, JudgementError, offline_judgement, parse_judgement
+from .loading import RecordLoader
 from .scoring import ScoreInput, score, weighted_total
 
 __all__ = ["RoundTableService"]
@@ -45,18 +46,25 @@ def competition_row(record: CompetitionRecord) -> Row:
 
 
 class RoundTableService:
-    def __init__(self, store: Store, hub: Hub, providers: ProviderConfig) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: Hub,
+        providers: ProviderConfig,
+        loader: RecordLoader | None = None,
+    ) -> None:
         self.store = store
+        self.loader = loader or RecordLoader()
         self.hub = hub
         self.providers = providers
         self.running: dict[str, CompetitionRecord] = {}
         self.finished: dict[str, int] = {}
 
     async def start(self) -> None:
-        for doc in await self.store.in_status(
+        leftovers = await self.store.in_status(
             "competition", ["generating", "scoring", "ab_testing"]
-        ):
-            record = serde.structure(doc, CompetitionRecord)
+        )
+        for record in self.loader.many(leftovers, CompetitionRecord, "competition"):
             record.status = "failed"
             record.error = "interrupted by restart"
             await self.store.put(competition_row(record))
@@ -81,11 +89,11 @@ class RoundTableService:
         doc = await self.store.get("competition", competition_id)
         if doc is None:
             raise NotFound("competition_not_found", f"No competition with id {competition_id!r}.")
-        return serde.structure(doc, CompetitionRecord)
+        return self.loader.one(doc, CompetitionRecord, "competition")
 
     async def page(self, limit: int, offset: int) -> tuple[list[CompetitionRecord], int]:
         docs, total = await self.store.list_records("competition", limit=limit, offset=offset)
-        return [serde.structure(d, CompetitionRecord) for d in docs], total
+        return self.loader.many(docs, CompetitionRecord, "competition"), total
 
     async def stats(self) -> list[dict[str, Any]]:
         """Per provider, from stored records only."""

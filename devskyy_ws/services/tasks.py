@@ -29,6 +29,7 @@ from ..records import TaskRecord
 from ..store.base import Row, Store, StoreUnavailable
 from .agents import AgentService
 from .errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
+from .loading import RecordLoader
 from .techniques import shape_prompt
 
 __all__ = ["MAX_PROMPT_BYTES", "TaskService"]
@@ -74,8 +75,10 @@ class TaskService:
         step_delay: float = 0.0,
         instance_id: str | None = None,
         lease_s: float = LEASE_S,
+        loader: RecordLoader | None = None,
     ) -> None:
         self.store = store
+        self.loader = loader or RecordLoader()
         self.hub = hub
         self.agents = agents
         self.providers = providers
@@ -106,12 +109,13 @@ class TaskService:
             if shared
             else await self.store.in_status("task", ["running"])
         )
-        for doc in leftovers:
-            await self._interrupt(serde.structure(doc, TaskRecord), "interrupted by restart")
+        for task in self.loader.many(leftovers, TaskRecord, "task"):
+            await self._interrupt(task, "interrupted by restart")
         await self.store.disown("task", "pending", self.instance_id if shared else None)
         if not shared:
-            for doc in await self.store.in_status("task", ["pending"]):
-                self._enqueue(serde.structure(doc, TaskRecord))
+            pending = await self.store.in_status("task", ["pending"])
+            for task in self.loader.many(pending, TaskRecord, "task"):
+                self._enqueue(task)
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_concurrent)]
         if shared:
             self._background = [
@@ -142,8 +146,7 @@ class TaskService:
             except Exception:
                 log.exception("polling for tasks failed")
                 continue
-            for doc in docs:
-                task = serde.structure(doc, TaskRecord)
+            for task in self.loader.many(docs, TaskRecord, "task"):
                 if task.task_id not in self.active and task.task_id not in self._parked:
                     self._enqueue(task)
 
@@ -163,10 +166,10 @@ class TaskService:
                             job.cancel()
                         self.active.pop(task_id, None)
                         await self.agents.task_finished(task, None)
-                for doc in await self.store.expired("task", "running", time.time()):
-                    task = serde.structure(doc, TaskRecord)
-                    if task.task_id not in self._jobs:
-                        await self._interrupt(task, "interrupted: its instance stopped responding")
+                expired = await self.store.expired("task", "running", time.time())
+                for stale in self.loader.many(expired, TaskRecord, "task"):
+                    if stale.task_id not in self._jobs:
+                        await self._interrupt(stale, "interrupted: its instance stopped responding")
             except Exception:
                 log.exception("lease upkeep failed")
 
@@ -202,7 +205,7 @@ class TaskService:
         doc = await self.store.get("task", task_id)
         if doc is None:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
-        return serde.structure(doc, TaskRecord)
+        return self.loader.one(doc, TaskRecord, "task")
 
     async def get_json(self, task_id: str) -> str:
         """One task as JSON text (live state if it is active here, else as stored).
@@ -369,7 +372,7 @@ class TaskService:
         doc = await self.store.get("task", task_id)
         if doc is None or doc.get("status") != "pending":
             return None
-        task = serde.structure(doc, TaskRecord)
+        task = self.loader.one(doc, TaskRecord, "task")
         self.active[task_id] = task
         return task
 
