@@ -13,6 +13,7 @@ from typing import Any
 
 from . import messages as m
 from . import records as r
+from .jsoncheck import MAX_TEXT_BYTES
 from .jsonschema_gen import SchemaSet
 from .messages import CHANNEL_MESSAGES, CHANNELS, PIPELINE_STAGES, TASK_STATUSES, type_name
 from .services.roster import AGENT_TYPES
@@ -22,6 +23,17 @@ from .version import __version__
 __all__ = ["asyncapi_document", "openapi_document"]
 
 ERR = {"$ref": "#/components/schemas/Error"}
+TEXT_PROMPT = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_TEXT_BYTES,
+    "x-max-bytes": MAX_TEXT_BYTES,
+    "description": (
+        f"At most {MAX_TEXT_BYTES:,} bytes of UTF-8 (413 over it); maxLength counts "
+        "characters, so text outside ASCII meets the byte limit first. Every string in a "
+        "request body has the same byte limit."
+    ),
+}
 GROUP_RE = "(health|performance|ml|business|websocket)"
 ERROR_SCHEMA = {
     "type": "object",
@@ -289,7 +301,7 @@ def openapi_document() -> dict[str, Any]:
                 body={
                     "type": "object",
                     "properties": {
-                        "task": {"type": "string", "minLength": 1},
+                        "task": TEXT_PROMPT,
                         "parameters": {"type": "object"},
                         "use_round_table": {"type": "boolean"},
                     },
@@ -346,7 +358,7 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "agentType": agent_type,
-                        "prompt": {"type": "string", "minLength": 1, "maxLength": 32768},
+                        "prompt": TEXT_PROMPT,
                         "parameters": {"type": "object"},
                         "useRoundTable": {"type": "boolean"},
                     },
@@ -383,7 +395,7 @@ def openapi_document() -> dict[str, Any]:
                 body={
                     "type": "object",
                     "properties": {
-                        "prompt": {"type": "string", "minLength": 1},
+                        "prompt": TEXT_PROMPT,
                         "task_id": {"type": ["string", "null"]},
                         "providers": {"type": ["array", "null"], "items": {"type": "string"}},
                     },
@@ -432,7 +444,12 @@ def openapi_document() -> dict[str, Any]:
                 body={
                     "type": "object",
                     "properties": {
-                        "prompt": {"type": "string", "minLength": 10, "maxLength": 500},
+                        "prompt": {
+                            "type": "string",
+                            "minLength": 10,
+                            "maxLength": 500,
+                            "description": "10 to 500 characters (Unicode code points).",
+                        },
                         "format": {"type": "string", "enum": ["glb"], "default": "glb"},
                         "quality": {
                             "type": "string",

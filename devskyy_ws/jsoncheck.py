@@ -3,7 +3,9 @@
 Depth is limited so that nothing recursive downstream (cattrs, the serializers, the
 stores' JSON functions) can overflow the stack on a hostile body. Integers must fit what
 a JavaScript client holds exactly, and floats must be finite, so that every stored
-record loads back and every message can be sent as standard JSON.
+record loads back and every message can be sent as standard JSON. Every string (keys
+included) is at most MAX_TEXT_BYTES of UTF-8, so no prompt or field is large enough for
+the work done on it (keywords, scoring, judging, fan-out) to hold the event loop.
 """
 
 from __future__ import annotations
@@ -11,13 +13,22 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-__all__ = ["MAX_DEPTH", "MAX_SAFE_INT", "TOO_DEEP", "JsonLimitError", "check_json"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_SAFE_INT",
+    "MAX_TEXT_BYTES",
+    "TOO_DEEP",
+    "JsonLimitError",
+    "check_json",
+    "check_text",
+]
 
 MAX_DEPTH = 64
+MAX_TEXT_BYTES = 32 * 1024
 TOO_DEEP = f"JSON may be nested at most {MAX_DEPTH} levels deep."
 MAX_SAFE_INT = 2**53 - 1
 
-Problem = Literal["depth", "integer", "number"]
+Problem = Literal["depth", "integer", "number", "text"]
 
 
 class JsonLimitError(ValueError):
@@ -45,12 +56,22 @@ def _scalar(value: Any, path: str) -> None:
         raise JsonLimitError("number", path, f"'{path}' must be a finite number.")
 
 
-def check_json(doc: Any, max_depth: int = MAX_DEPTH) -> None:
+def check_text(value: str, path: str, limit: int = MAX_TEXT_BYTES) -> None:
+    """Raises:
+    JsonLimitError: `value` is longer than `limit` bytes of UTF-8.
+    """
+    if len(value) * 4 <= limit:  # no string of these characters can be longer
+        return
+    if len(value) > limit or len(value.encode("utf-8", "surrogatepass")) > limit:
+        raise JsonLimitError("text", path, f"'{path}' is longer than {limit:,} bytes.")
+
+
+def check_json(doc: Any, max_depth: int = MAX_DEPTH, max_text: int = MAX_TEXT_BYTES) -> None:
     """Walk `doc` without recursion.
 
     Raises:
         JsonLimitError: nested deeper than `max_depth`, an integer beyond ±(2**53 - 1),
-            or a NaN or infinity.
+            a NaN or infinity, or a string (or key) longer than `max_text` bytes.
     """
     stack: list[tuple[Any, int, str]] = [(doc, 1, "")]
     while stack:
@@ -59,6 +80,9 @@ def check_json(doc: Any, max_depth: int = MAX_DEPTH) -> None:
             items: Any = value.items()
         elif value.__class__ is list:
             items = enumerate(value)
+        elif value.__class__ is str:
+            check_text(value, path or "body", max_text)
+            continue
         else:
             _scalar(value, path or "body")
             continue
@@ -68,7 +92,11 @@ def check_json(doc: Any, max_depth: int = MAX_DEPTH) -> None:
             )
         for key, item in items:
             cls = item.__class__
+            if key.__class__ is str:
+                check_text(key, _join(path, key[:40]) + " (a key)", max_text)
             if cls is dict or cls is list:
                 stack.append((item, depth + 1, _join(path, key)))
+            elif cls is str:
+                check_text(item, _join(path, key), max_text)
             elif cls is int or cls is float:
                 _scalar(item, _join(path, key))

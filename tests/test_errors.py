@@ -193,3 +193,54 @@ async def test_deep_bodies_are_400_not_500(
     )
     doc = await _expect(resp, 400, "too_deep")
     assert "64 levels" in doc["message"]
+
+
+TEXT_LIMIT = 32 * 1024
+TEXT_BODIES = [
+    ("/api/v1/tasks", lambda t: {"agentType": "commerce", "prompt": t}, "prompt"),
+    ("/api/v1/agents/commerce/execute", lambda t: {"task": t}, "task"),
+    ("/api/v1/round-table/compete", lambda t: {"prompt": t}, "prompt"),
+    ("/api/v1/3d-pipeline", lambda t: {"prompt": "A small vase", "image_url": t}, "image_url"),
+    (
+        "/api/v1/events",
+        lambda t: {
+            "channel": "tasks",
+            "message": {"type": "task_update", "task_id": t, "status": "running", "progress": 1},
+        },
+        "message.task_id",
+    ),
+    (
+        "/api/v1/tasks",
+        lambda t: {"agentType": "commerce", "prompt": "x", "parameters": {"note": t}},
+        "parameters.note",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), TEXT_BODIES)
+@pytest.mark.parametrize("unit", ["a", "é", "😀"])
+async def test_every_text_field_is_capped_in_bytes_with_413(
+    make_client: ClientFactory, path: str, body: Any, field: str, unit: str
+) -> None:
+    """The limit counts UTF-8 bytes: 32,768 of them, whatever the characters."""
+    client = await make_client()
+    h = auth(client, "write")
+    over = unit * (TEXT_LIMIT // len(unit.encode()) + 1)
+    doc = await _expect(await client.post(path, json=body(over), headers=h), 413, "text_too_large")
+    assert doc["details"] == {"field": field} and "32,768 bytes" in doc["message"]
+    at_limit = unit * (TEXT_LIMIT // len(unit.encode()))
+    resp = await client.post(path, json=body(at_limit), headers=h)
+    assert resp.status != 413, await resp.text()
+
+
+async def test_the_openapi_schema_states_the_byte_limit(client: Any) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    for path, field in [
+        ("/api/v1/tasks", "prompt"),
+        ("/api/v1/round-table/compete", "prompt"),
+        ("/api/v1/agents/{agent_type}/execute", "task"),
+    ]:
+        schema = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        prompt = schema["properties"][field]
+        assert prompt["maxLength"] == TEXT_LIMIT and prompt["x-max-bytes"] == TEXT_LIMIT
+        assert "bytes of UTF-8" in prompt["description"]

@@ -54,3 +54,16 @@ def test_a_top_level_scalar_is_named_body() -> None:
     with pytest.raises(JsonLimitError) as info:
         check_json(10**30)
     assert info.value.path == "body"
+
+
+def test_strings_and_keys_are_capped_in_utf8_bytes() -> None:
+    check_json({"p": "a" * 32768, "q": "é" * 16384})
+    for doc, path in [
+        ({"p": "a" * 32769}, "p"),
+        ({"p": ["é" * 16385]}, "p[0]"),
+        ({"k" * 40000: 1}, "k" * 40 + " (a key)"),
+        ("😀" * 8193, "body"),
+    ]:
+        with pytest.raises(JsonLimitError) as info:
+            check_json(doc)
+        assert info.value.problem == "text" and info.value.path == path

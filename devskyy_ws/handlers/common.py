@@ -18,8 +18,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object, within the limits of `jsoncheck`.
 
     Raises:
-        ApiError: 413 over the size limit, 400 when not JSON or nested too deeply,
-            422 when not an object or a number is out of range (naming the field).
+        ApiError: 413 over the size limit or a string over MAX_TEXT_BYTES, 400 when not
+            JSON or nested too deeply, 422 when not an object or a number is out of range
+            (each naming the field).
     """
     try:
         raw = await request.read()
@@ -35,6 +36,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     except JsonLimitError as exc:
         if exc.problem == "depth":
             raise ApiError(400, "too_deep", f"The request body: {exc}") from exc
+        if exc.problem == "text":
+            raise ApiError(413, "text_too_large", str(exc), details={"field": exc.path}) from exc
         raise ApiError(422, "invalid_field", str(exc), details={"field": exc.path}) from exc
     except ValueError as exc:
         raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from exc

@@ -94,15 +94,26 @@ _STOP = set(
 )
 
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]{2,}")
+KEYWORD_WINDOW = 4096  # characters read for keywords: an ask's topic is stated early
+
+
 def keywords(prompt: str, limit: int = 6) -> list[str]:
-    """Distinct content words of the prompt, in order of first appearance."""
+    """Distinct content words of the prompt's opening, in order of first appearance.
+
+    Only the first KEYWORD_WINDOW characters are read, in one lazy pass: scoring and
+    every offline provider call this, and a maximal prompt must not hold the event loop
+    (docs/security.md)."""
     seen: list[str] = []
-    for word in re.findall(r"[A-Za-z][A-Za-z0-9'-]{2,}", prompt):
+    lowered_seen: set[str] = set()
+    for match in _WORD.finditer(prompt, 0, KEYWORD_WINDOW):
+        word = match.group()
         lowered = word.lower()
-        if lowered not in _STOP and lowered not in (s.lower() for s in seen):
+        if lowered not in _STOP and lowered not in lowered_seen:
             seen.append(word)
-        if len(seen) >= limit:
-            break
+            lowered_seen.add(lowered)
+            if len(seen) >= limit:
+                break
     return seen or ["the request"]
 
 

@@ -15,12 +15,13 @@ from typing import Any
 from .. import serde
 from ..hub import Hub
 from ..ids import insert_fresh
+from ..jsoncheck import MAX_TEXT_BYTES
 from ..messages import CompetitionUpdate, utcnow
 from ..providers.config import OFFLINE_JUDGE, ProviderConfig
 from ..providers.llm import Completion, LLMProvider, ProviderError
 from ..records import ABTest, CompetitionEntry, CompetitionRecord, TaskRecord
 from ..store.base import Row, Store
-from .errors import Invalid, NotFound
+from .errors import Invalid, NotFound, TooLarge
 from .judge import JUDGE_INSTRUCTIONS, Judgement, JudgementError, offline_judgement, parse_judgement
 from .loading import RecordLoader
 from .scoring import ScoreInput, score, weighted_total
@@ -186,6 +187,10 @@ class RoundTableService:
         """Run a whole competition and store it. Validation errors come before any work."""
         if not prompt.strip():
             raise Invalid("empty_prompt", "The prompt must not be empty.")
+        if len(prompt.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+            raise TooLarge(
+                "prompt_too_large", f"The prompt is larger than {MAX_TEXT_BYTES:,} bytes."
+            )
         providers = self.select(names)
         started = time.perf_counter()
         record = CompetitionRecord(competition_id="", task_id=task_id, prompt=prompt)

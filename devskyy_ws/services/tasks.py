@@ -22,6 +22,7 @@ import attrs
 from .. import serde
 from ..hub import Hub
 from ..ids import insert_fresh
+from ..jsoncheck import MAX_TEXT_BYTES
 from ..messages import TaskUpdate, utcnow
 from ..providers.config import ProviderConfig
 from ..providers.llm import Completion, ProviderError
@@ -36,7 +37,7 @@ __all__ = ["MAX_PROMPT_BYTES", "TaskService"]
 
 log = logging.getLogger("devskyy_ws.tasks")
 
-MAX_PROMPT_BYTES = 32 * 1024
+MAX_PROMPT_BYTES = MAX_TEXT_BYTES
 LEASE_S = 15.0  # a running task's owner renews its lease every LEASE_S / 3
 POLL_S = 0.25  # how often instances sharing a store look for unclaimed tasks
 TERMINAL = ("completed", "failed", "cancelled")
@@ -277,7 +278,9 @@ class TaskService:
         if not prompt.strip():
             raise Invalid("empty_prompt", "The prompt must not be empty.")
         if len(prompt.encode()) > MAX_PROMPT_BYTES:
-            raise TooLarge("prompt_too_large", "The prompt is larger than 32 KiB.")
+            raise TooLarge(
+                "prompt_too_large", f"The prompt is larger than {MAX_PROMPT_BYTES:,} bytes."
+            )
         if use_round_table and self.round_table is None:
             raise Invalid(
                 "round_table_unavailable", "The Round Table is not available on this server."
