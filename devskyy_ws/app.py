@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         keepalive=settings.keepalive,
         history_size=settings.history_size,
         history_ttl=settings.history_ttl,
+        history_bytes=settings.history_bytes,
         max_connections=settings.max_connections,
         broker=open_broker(settings.broker, settings.history_size),
     )

@@ -179,6 +179,13 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "messages kept per channel for resume (1000)",
     ),
     (
+        "--history-bytes",
+        "DEVSKYY_HISTORY_BYTES",
+        "history_bytes",
+        _number(int, 1),
+        "frame bytes kept per channel for resume (4 MiB)",
+    ),
+    (
         "--history-ttl",
         "DEVSKYY_HISTORY_TTL",
         "history_ttl",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import time
@@ -24,7 +25,7 @@ from aiohttp import WSMsgType, web
 
 from . import serde
 from .filters import Filters, matches
-from .frames import text_frame
+from .frames import frame_payload, text_frame
 from .messages import CHANNEL_MESSAGES, CHANNELS, Keepalive, ServerMessage
 
 __all__ = ["Broker", "ChannelStats", "Connection", "Entry", "Hub", "MemoryBroker"]
@@ -50,13 +51,24 @@ class ChannelStats:
 
 @attrs.frozen
 class Entry:
-    """One published message as kept in history: its doc for filters, its bytes to send."""
+    """One published message as kept in history: its frame, the only copy kept.
+
+    The payload and the doc are derived when a replay needs them (a compressed or a
+    filtered socket), which is rare next to how long entries are kept.
+    """
 
     seq: int
-    doc: dict[str, Any]
-    payload: bytes
     frame: bytes
     at: float
+
+    @property
+    def payload(self) -> bytes:
+        return frame_payload(self.frame)
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.payload)
+        return doc
 
 
 class Connection:
@@ -303,7 +315,8 @@ class Hub:
     Args:
         send_buffer_bytes: per-connection outbound bytes allowed before a 4008 close.
         keepalive: seconds of silence before a `keepalive` message is sent.
-        history_size / history_ttl: how much of each channel is kept for resume.
+        history_size / history_bytes / history_ttl: how much of each channel is kept
+            for resume: at most that many messages, frame bytes and seconds.
         max_connections: live sockets over all channels.
     """
 
@@ -314,9 +327,12 @@ class Hub:
         keepalive: float = 25.0,
         history_size: int = 1000,
         history_ttl: float = 300.0,
+        history_bytes: int = 4 * 1024 * 1024,
         max_connections: int = 10_000,
         broker: Broker | None = None,
     ) -> None:
+        self.history_bytes = history_bytes
+        self.history_held: dict[str, int] = dict.fromkeys(CHANNELS, 0)  # frame bytes kept
         self.send_buffer_bytes = send_buffer_bytes
         self.keepalive = keepalive
         self.history_size = history_size
@@ -440,7 +456,7 @@ class Hub:
         doc["epoch"] = epoch
         self.seqs[channel] = max(self.seqs[channel], seq)
         payload = serde.dumpb(doc)
-        entry = Entry(seq, doc, payload, text_frame(payload), time.monotonic())
+        entry = Entry(seq, text_frame(payload), time.monotonic())
         self._remember(channel, entry)
         stats = self.stats[channel]
         delivered = 0
@@ -474,7 +490,7 @@ class Hub:
                 continue
             if conn.closed or conn.muted or not conn.wants(doc):
                 continue
-            if conn.write(entry.payload, frame):
+            if conn.write(payload, frame):
                 delivered += 1
             else:
                 stats.dropped += 1
@@ -501,13 +517,26 @@ class Hub:
     def _remember(self, channel: str, entry: Entry) -> None:
         if self.history_size <= 0:
             return
+        self.history[channel].append(entry)
+        self.history_held[channel] += len(entry.frame)
+        self._expire(channel, entry.at)
+
+    def _expire(self, channel: str, now: float) -> None:
+        """Drop the oldest entries past the count, byte and age bounds."""
         history = self.history[channel]
-        history.append(entry)
-        while len(history) > self.history_size:
-            history.popleft()
-        cutoff = entry.at - self.history_ttl
-        while history and history[0].at < cutoff:
-            history.popleft()
+        held = self.history_held[channel]
+        cutoff = now - self.history_ttl
+        while history and (
+            len(history) > self.history_size or held > self.history_bytes or history[0].at < cutoff
+        ):
+            held -= len(history.popleft().frame)
+        self.history_held[channel] = held
+
+    def expire_history(self) -> None:
+        """Age out entries on quiet channels too (called with every keepalive tick)."""
+        now = time.monotonic()
+        for channel in self.history:
+            self._expire(channel, now)
 
     async def replay(self, channel: str, since: int, until: int) -> list[Entry] | None:
         """Entries with `since < seq <= until`, or None when part of that range is gone."""
@@ -531,6 +560,7 @@ class Hub:
         tick = max(0.01, min(self.keepalive / 4, 5.0))
         while True:
             await asyncio.sleep(tick)
+            self.expire_history()
             threshold = time.monotonic() - self.keepalive
             idle = [c for c in self._live if not c.closed and c.last_sent <= threshold]
             if not idle:

@@ -51,14 +51,18 @@ class _LiveCollector(Collector):
         slow = CounterMetricFamily(
             "devskyy_ws_slow_consumer_disconnects", "Sockets closed with 4008", labels=["channel"]
         )
+        history = GaugeMetricFamily(
+            "devskyy_ws_history_bytes", "Frame bytes kept for resume", labels=["channel"]
+        )
         for channel, stats in self.hub.stats.items():
+            history.add_metric([channel], self.hub.history_held[channel])
             connections.add_metric([channel], len(self.hub.connections[channel]))
             sent.add_metric([channel], stats.sent)
             received.add_metric([channel], stats.received)
             dropped.add_metric([channel], stats.dropped)
             published.add_metric([channel], stats.published)
             slow.add_metric([channel], stats.slow_consumer_disconnects)
-        yield from (connections, sent, received, dropped, published, slow)
+        yield from (connections, sent, received, dropped, published, slow, history)
         finished = CounterMetricFamily(
             "devskyy_tasks_finished", "Tasks finished since start", labels=["status"]
         )

@@ -226,5 +226,5 @@ class RedisBroker:
             doc = json.loads(fields["d"])
             doc["seq"], doc["epoch"] = seq, epoch
             payload = serde.dumpb(doc)
-            out.append(Entry(seq, doc, payload, text_frame(payload), time.monotonic()))
+            out.append(Entry(seq, text_frame(payload), time.monotonic()))
         return out

@@ -92,6 +92,7 @@ class Settings:
     ws_inbound_burst: int = attrs.field(default=200, validator=_positive)
     history_size: int = attrs.field(default=1_000, validator=_non_negative)
     history_ttl: float = attrs.field(default=300.0, validator=_positive)
+    history_bytes: int = attrs.field(default=4 * 1024 * 1024, validator=_positive)
 
     # Work.
     metrics_interval: float = attrs.field(default=5.0, validator=_positive)

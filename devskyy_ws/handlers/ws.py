@@ -67,7 +67,7 @@ async def replay(conn: Connection, since: int, epoch: str | None) -> None:
         _resync(conn, "the requested position is older than the kept history")
         return
     for entry in entries:
-        if conn.wants(entry.doc):
+        if conn.filters is None or conn.wants(entry.doc):
             conn.write(entry.payload, entry.frame)
 
 
