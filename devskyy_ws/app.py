@@ -112,10 +112,24 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SERVICES_KEY] = services
     app[STARTED_KEY] = started
     app[PROMETHEUS_KEY] = build_registry(hub, services, stats)
+    _warn_about_defaults(settings)
     app.cleanup_ctx.append(_lifecycle)
     app.on_shutdown.append(_close_sockets)
+    app.on_response_prepare.append(_server_header)
     setup_routes(app)
     return app
+
+
+def _warn_about_defaults(settings: Settings) -> None:
+    """Say so when a default trusts more than an operator may think."""
+    wide = [o for o in settings.cors_origins if "*" in o]
+    if wide and settings.ws_auth == "off":
+        log.warning(
+            "CORS origins %s let any site under those domains (any Vercel tenant, for the "
+            "default) open WebSockets with no token; set --ws-auth optional or required, or "
+            "list exact --cors-origins (docs/security.md)",
+            ", ".join(wide),
+        )
 
 
 async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -153,6 +167,14 @@ async def _step(name: str, closing: Awaitable[None], deadline: float) -> None:
         log.error("shutdown: %s did not close within %.0fs; going on", name, deadline)
     except Exception:
         log.exception("shutdown: closing %s failed", name)
+
+
+SERVER_HEADER = "devskyy_ws"
+
+
+async def _server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """Name the product, not the Python and aiohttp versions an attacker would look up."""
+    response.headers["Server"] = SERVER_HEADER
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -96,6 +96,14 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "auto (uvloop when installed, see docs/benchmarks.md), asyncio or uvloop",
     ),
     ("--cors-origins", "DEVSKYY_CORS_ORIGINS", "cors_origins", str, "comma-separated origins"),
+    (
+        "--public-origin",
+        "DEVSKYY_PUBLIC_ORIGIN",
+        "public_origins",
+        str,
+        "origin(s) browsers load this server's pages from, e.g. https://ops.example.com"
+        " (default: the address and port a connection reaches)",
+    ),
     ("--trusted-proxies", "DEVSKYY_TRUSTED_PROXIES", "trusted_proxies", _networks, "CIDR list"),
     ("--log-level", "DEVSKYY_LOG_LEVEL", "log_level", _level, "DEBUG, INFO, WARNING, ERROR"),
     ("--keepalive", "DEVSKYY_KEEPALIVE", "keepalive", _number(float, 0.001), "seconds (25)"),
@@ -437,7 +445,13 @@ def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
 
 
 def _run(app: Any, settings: Settings, loop: asyncio.AbstractEventLoop | None = None) -> None:
-    from aiohttp import web
+    from aiohttp import web, web_response
+
+    from .app import SERVER_HEADER
+
+    # aiohttp's own answers (a malformed request line, an oversized header) bypass the
+    # app's signals; the process is the command's, so its default header is ours too.
+    web_response.SERVER_SOFTWARE = SERVER_HEADER  # type: ignore[attr-defined]
 
     loop = loop or asyncio.new_event_loop()
     kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["DEFAULT_CORS_ORIGINS", "Settings", "parse_networks"]
+__all__ = ["DEFAULT_CORS_ORIGINS", "Settings", "normalize_origins", "parse_networks"]
 
 DEFAULT_CORS_ORIGINS: tuple[str, ...] = (
     "http://localhost:3000",
@@ -32,6 +32,24 @@ def parse_networks(value: str | list[str] | tuple[str, ...]) -> tuple[Network, .
     """
     items = value.split(",") if isinstance(value, str) else list(value)
     return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip())
+
+
+def normalize_origins(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """`scheme://host[:port]`, lower-cased, without a trailing slash.
+
+    Raises:
+        ValueError: an entry is not of that form.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out = []
+    for item in (i.strip().rstrip("/").lower() for i in items):
+        if not item:
+            continue
+        scheme, sep, rest = item.partition("://")
+        if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+            raise ValueError(f"public origin must look like https://host[:port], not {item!r}")
+        out.append(item)
+    return tuple(out)
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -75,6 +93,7 @@ class Settings:
 
     # HTTP edge.
     cors_origins: tuple[str, ...] = attrs.field(default=DEFAULT_CORS_ORIGINS, converter=tuple)
+    public_origins: tuple[str, ...] = attrs.field(default=(), converter=normalize_origins)
     trusted_proxies: tuple[Network, ...] = attrs.field(default=(), converter=parse_networks)
     max_body_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
     rate_limit: float = attrs.field(default=20.0, validator=_non_negative)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from aiohttp import WSServerHandshakeError
 
 from devskyy_ws.cors import OriginPolicy
-from devskyy_ws.settings import DEFAULT_CORS_ORIGINS
+from devskyy_ws.settings import DEFAULT_CORS_ORIGINS, Settings
 
 from .conftest import ClientFactory, auth
 
@@ -100,3 +102,50 @@ async def test_websocket_upgrade_allowed_origin_and_no_origin(make_client: Clien
         await ws.send_json({"type": "ping"})
         assert (await ws.receive_json())["type"] == "pong"
         await ws.close()
+
+
+async def test_dns_rebinding_origin_with_a_matching_host_is_refused(
+    make_client: ClientFactory,
+) -> None:
+    """The Host header is the attacker's; the address the socket reached is not."""
+    client = await make_client()
+    port = client.server.port
+    for origin in (f"http://evil.com:{port}", "http://evil.com"):
+        host = origin.split("://")[1]
+        with pytest.raises(WSServerHandshakeError) as info:
+            await client.ws_connect("/api/ws/agents", headers={"Origin": origin, "Host": host})
+        assert info.value.status == 403
+    for own in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        ws = await client.ws_connect("/api/ws/agents", headers={"Origin": own, "Host": "x"})
+        await ws.close()
+
+
+async def test_a_configured_public_origin_replaces_the_address(make_client: ClientFactory) -> None:
+    client = await make_client(public_origins="https://Ops.Example.com/")
+    ws = await client.ws_connect(
+        "/api/ws/agents", headers={"Origin": "https://ops.example.com", "Host": "10.0.0.5"}
+    )
+    await ws.close()
+    with pytest.raises(WSServerHandshakeError) as info:
+        await client.ws_connect(
+            "/api/ws/agents", headers={"Origin": f"http://127.0.0.1:{client.server.port}"}
+        )
+    assert info.value.status == 403
+
+
+@pytest.mark.parametrize(("ws_auth", "warned"), [("off", True), ("optional", False)])
+async def test_wildcard_origins_without_socket_auth_are_warned_about(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture, ws_auth: str, warned: bool
+) -> None:
+    with caplog.at_level(logging.WARNING, "devskyy_ws"):
+        await make_client(ws_auth=ws_auth)
+    messages = [r.getMessage() for r in caplog.records if "Vercel tenant" in r.getMessage()]
+    assert bool(messages) is warned
+    if warned:
+        assert "https://*.vercel.app" in messages[0]
+
+
+def test_public_origins_must_be_origins() -> None:
+    for bad in ("ops.example.com", "ftp://x", "https://x/path"):
+        with pytest.raises(ValueError, match="public origin"):
+            Settings(public_origins=bad)

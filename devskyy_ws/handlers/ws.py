@@ -7,9 +7,11 @@ applies what the client asks for, and detaches it when the socket ends.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 import time
+from collections.abc import Collection
 
 import attrs
 from aiohttp import WSMsgType, web
@@ -198,11 +200,33 @@ async def _on_connect(request: web.Request, conn: Connection, asked: Asked) -> N
     await serve_asked(conn, asked)
 
 
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def own_origins(request: web.Request) -> Collection[str]:
+    """The origins this server's own pages are served from.
+
+    `--public-origin` when set; otherwise the address and port the connection really
+    reached (never the `Host` header, which a DNS-rebinding page controls), with the
+    loopback names when that address is loopback.
+    """
+    configured = request.app[SETTINGS_KEY].public_origins
+    if configured:
+        return configured
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:
+        return ()
+    host, port = sockname[0], sockname[1]
+    address = ipaddress.ip_address(host.split("%")[0])
+    names = [f"[{host}]" if address.version == 6 else host]
+    if address.is_loopback:
+        names.extend(_LOOPBACK_NAMES)
+    return {f"http://{name}:{port}" for name in names}
+
+
 def _same_origin(request: web.Request, origin: str | None) -> bool:
     """The dashboard this server serves connects from its own origin."""
-    if not origin or "://" not in origin:
-        return False
-    return origin.split("://", 1)[1].rstrip("/").lower() == request.host.lower()
+    return bool(origin) and str(origin).rstrip("/").lower() in own_origins(request)
 
 
 def _admit(request: web.Request, hub: Hub) -> str:

@@ -13,6 +13,7 @@ from typing import Protocol
 
 import attrs
 
+from ..private import private_dir, write_private
 from ..services.gltf_build import build_glb
 
 __all__ = [
@@ -100,11 +101,8 @@ class LocalStorage:
 
     async def upload(self, request: UploadRequest) -> str:
         def write() -> None:
-            self.root.mkdir(parents=True, exist_ok=True)
-            final = self.path(request.pipeline_id, request.format)
-            partial = final.with_suffix(".part")
-            partial.write_bytes(request.data)
-            partial.replace(final)
+            private_dir(self.root)
+            write_private(self.path(request.pipeline_id, request.format), request.data)
 
         try:
             await asyncio.to_thread(write)

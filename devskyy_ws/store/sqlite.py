@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..private import private_file
 from ..serde import dumps
 from .base import RECORD_COLUMNS, Row, StoreUnavailable, TechniqueStat, record_values
 from .checkpoint import BACKSTOP_PAGES, Checkpointer
@@ -129,7 +130,7 @@ class SqliteStore:
         return db
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)
         self._closing = False
         await self.thread.start()  # creates and migrates the file the reader opens
         self.checkpointer.start()
