@@ -103,7 +103,7 @@ def parse_client_message(text: str) -> ClientCommand:
     except (ValueError, RecursionError) as exc:
         raise ProtocolError("message is not valid JSON") from exc
     try:
-        check_json(doc)
+        check_json(doc, max_text=len(text))  # the socket's message limit bounds text here
     except JsonLimitError as exc:
         raise ProtocolError(str(exc)) from exc
     if not isinstance(doc, dict):
