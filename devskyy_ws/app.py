@@ -39,6 +39,7 @@ from .settings import Settings
 from .store import open_store
 from .store.reader import read_process_pays
 from .timing import RequestStats, timing_middleware
+from .version import SERVER_HEADER
 
 __all__ = ["create_app"]
 
@@ -167,9 +168,6 @@ async def _step(name: str, closing: Awaitable[None], deadline: float) -> None:
         log.error("shutdown: %s did not close within %.0fs; going on", name, deadline)
     except Exception:
         log.exception("shutdown: closing %s failed", name)
-
-
-SERVER_HEADER = "devskyy_ws"
 
 
 async def _server_header(request: web.Request, response: web.StreamResponse) -> None:

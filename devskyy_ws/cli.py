@@ -445,32 +445,33 @@ def new_event_loop(choice: str) -> asyncio.AbstractEventLoop:
 
 
 def _run(app: Any, settings: Settings, loop: asyncio.AbstractEventLoop | None = None) -> None:
-    from aiohttp import web, web_response
+    """Bind, then start: a port in use is refused before start-up says ready.
 
-    from .app import SERVER_HEADER
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    from .runner import bind, serve
 
-    # aiohttp's own answers (a malformed request line, an oversized header) bypass the
-    # app's signals; the process is the command's, so its default header is ours too.
-    web_response.SERVER_SOFTWARE = SERVER_HEADER  # type: ignore[attr-defined]
-
+    sock = bind(settings.host, settings.port, settings.reuse_port)
     loop = loop or asyncio.new_event_loop()
     kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+
+    def announce() -> None:
+        print(
+            f"devskyy_ws listening on http://{shown}:{port} ({kind})", file=sys.stderr, flush=True
+        )
+
     app.on_startup.append(_freeze_startup_objects)
-    web.run_app(
-        app,
-        loop=loop,
-        host=settings.host,
-        port=settings.port,
-        access_log=None,
-        shutdown_timeout=settings.shutdown_grace,
-        reuse_port=settings.reuse_port or None,
-        print=lambda _: print(
-            f"devskyy_ws listening on http://{settings.host}:{settings.port} ({kind})",
-            file=sys.stderr,
-            flush=True,
-        ),
-        handle_signals=True,
-    )
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(serve(app, sock, settings.shutdown_grace, announce))
+    finally:
+        sock.close()
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def settings_dict(settings: Settings) -> dict[str, Any]:

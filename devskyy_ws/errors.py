@@ -15,13 +15,13 @@ from aiohttp import web
 from .services.errors import DomainError
 from .store.base import StoreUnavailable
 
-__all__ = ["ApiError", "error_middleware", "error_response"]
+__all__ = ["CODES", "ApiError", "error_middleware", "error_response"]
 
 log = logging.getLogger("devskyy_ws.errors")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_CODES: dict[int, tuple[str, str]] = {
+CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "The request could not be understood."),
     401: ("unauthorized", "A valid bearer token is required."),
     403: ("forbidden", "This token is not allowed to do that."),
@@ -80,7 +80,7 @@ def error_response(
 
 
 def _from_http_exception(exc: web.HTTPException) -> web.Response:
-    code, message = _CODES.get(exc.status, ("http_error", exc.reason))
+    code, message = CODES.get(exc.status, ("http_error", exc.reason))
     if exc.status == 405:
         allowed = sorted(getattr(exc, "allowed_methods", ()) or ())
         message = f"Method not allowed; use {', '.join(allowed)}." if allowed else message
@@ -114,5 +114,5 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _from_http_exception(exc)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        code, message = _CODES[500]
+        code, message = CODES[500]
         return error_response(500, code, message)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
-__all__ = ["__version__"]
+__all__ = ["SERVER_HEADER", "__version__"]
 
 __version__ = "0.1.0"
+SERVER_HEADER = "devskyy_ws"  # the Server header: the product, not Python's or aiohttp's version

@@ -136,18 +136,23 @@ def test_the_command_freezes_start_up_objects_and_widens_the_young_generation(
     """A full collection over start-up's objects showed as 8-10 ms of loop lag."""
     import asyncio
     import gc
+    from typing import Any
 
     from aiohttp import web
 
-    from devskyy_ws import cli
+    from devskyy_ws import cli, runner
     from devskyy_ws.settings import Settings
 
     started: list[web.Application] = []
-    monkeypatch.setattr(web, "run_app", lambda app, **_: started.append(app))
+
+    async def serve(app: web.Application, *_: Any) -> None:
+        started.append(app)
+
+    monkeypatch.setattr(runner, "serve", serve)
     app = web.Application()
     loop = asyncio.new_event_loop()
-    cli._run(app, Settings(data_dir=tmp_path), loop)
-    loop.close()
+    cli._run(app, Settings(data_dir=tmp_path, port=0), loop)
+    assert loop.is_closed()
     assert started == [app]
     gc.unfreeze()
     thresholds = gc.get_threshold()
@@ -227,3 +232,16 @@ def test_bad_flags_are_one_line(tmp_path: Path) -> None:
     out = _run("--port", "not-a-port", "--data-dir", str(tmp_path))
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and "--port" in out.stderr
+
+
+def test_a_port_in_use_fails_before_saying_ready_and_shutdown_says_one_line(
+    tmp_path: Path,
+) -> None:
+    with ServerProcess(tmp_path / "first") as first:
+        out = _run("--port", str(first.port), "--data-dir", str(tmp_path / "second"))
+        assert out.returncode == 1
+        assert "Address already in use" in out.stderr and "could not start" in out.stderr
+        assert "devskyy_ws ready" not in out.stderr and "listening" not in out.stderr
+        assert first.terminate() == 0
+        stopped = [line for line in first.log().splitlines() if "stopped" in line]
+        assert len(stopped) == 1 and stopped[0].endswith("devskyy_ws stopped")

@@ -1,9 +1,12 @@
 """The data dir, database, secret and assets are private to the server's user, whatever
-the umask; and responses name the product, not the Python and aiohttp versions."""
+the umask; responses name the product, not the Python and aiohttp versions; and what
+aiohttp answers before the app (requests it cannot parse) speaks the error contract
+without echoing the request."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,9 +61,20 @@ async def test_the_server_header_names_only_the_product(client: Any, tmp_path: P
     resp = await client.get("/api/v1/agents")  # an error through the middlewares
     assert resp.status == 401 and resp.headers["Server"] == "devskyy_ws"
     with ServerProcess(tmp_path / "data") as server:
-        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
-        head = (await asyncio.wait_for(reader.read(), 10)).split(b"\r\n\r\n")[0]
-        writer.close()
-        assert head.split()[1] == b"400"  # aiohttp's own answer, before the app
-        assert b"Server: devskyy_ws" in head and b"Python" not in head and b"aiohttp" not in head
+        for raw in (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"secret" * 1500 + b"\r\n\r\n",
+            b"GET /<script>secret HTTP/9.9\r\n\r\n",
+            b"SECRET\x00 / HTTP/1.1\r\n\r\n",
+        ):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(raw)
+            head, _, body = (await asyncio.wait_for(reader.read(), 10)).partition(b"\r\n\r\n")
+            writer.close()
+            assert head.split()[1] == b"400"  # aiohttp's own answer, before the app
+            assert b"Server: devskyy_ws" in head and b"Python" not in head
+            assert b"Content-Type: application/json" in head
+            doc = json.loads(body)
+            assert doc == {
+                "error": "bad_request",
+                "message": "The request could not be understood.",
+            }
