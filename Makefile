@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) scripts/bench_ws.py --compression
 	$(PY) scripts/bench_rest.py
 	$(PY) scripts/bench_metrics.py
+	$(PY) scripts/bench_hostile.py
 
 fuzz-long: $(STAMP)
 	DEVSKYY_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz.py
