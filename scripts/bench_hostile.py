@@ -19,14 +19,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
-from benchproc import ROOT, free_port, mint_token, wait_healthy
+from benchproc import free_port, mint_token, start_server
 
 BIG = 32 * 1024
 BODIES = {
@@ -122,25 +120,8 @@ def main() -> None:
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="devskyy-hostile-"))
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "devskyy_ws",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data),
-            "--rate-limit",
-            "0",
-            "--log-level",
-            "WARNING",
-        ],
-        env=env,
-    )
+    server = start_server(port, data, "--rate-limit", "0", "--log-level", "WARNING")
     try:
-        wait_healthy(port)
         token = mint_token(data, "bench", "write")
         print(f"# bench_hostile: {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores\n")
         asyncio.run(run(port, token, args.rounds))

@@ -13,7 +13,16 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["ROOT", "cpu_seconds", "fetch", "free_port", "mint_token", "rss_mb", "wait_healthy"]
+__all__ = [
+    "ROOT",
+    "cpu_seconds",
+    "fetch",
+    "free_port",
+    "mint_token",
+    "rss_mb",
+    "start_server",
+    "wait_healthy",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,3 +93,14 @@ def wait_healthy(port: int, tries: int = 100) -> None:
             return
         except OSError:
             time.sleep(0.1)
+
+
+def start_server(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[bytes]:
+    """`python -m devskyy_ws` from this checkout on `port`, answering /health on return."""
+    command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir"]
+    server = subprocess.Popen(
+        [*command, str(data_dir), *flags],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    wait_healthy(port)
+    return server
