@@ -223,6 +223,20 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "REST requests per second per client, 0 = off (20)",
     ),
     ("--rate-burst", "DEVSKYY_RATE_BURST", "rate_burst", _number(int, 1), "REST burst (60)"),
+    (
+        "--asset-retention",
+        "DEVSKYY_ASSET_RETENTION",
+        "asset_retention",
+        _number(float, 0),
+        "seconds a local 3D asset is kept, 0 = for ever (30 days)",
+    ),
+    (
+        "--asset-max-bytes",
+        "DEVSKYY_ASSET_MAX_BYTES",
+        "asset_max_bytes",
+        _number(int, 0),
+        "bytes of local 3D assets kept, oldest removed first, 0 = no bound (1 GiB)",
+    ),
     ("--agents-file", "DEVSKYY_AGENTS_FILE", "agents_file", _existing_file, "TOML roster"),
     (
         "--providers-file",

@@ -165,6 +165,7 @@ class PipelineRecord:
     completed_at: datetime | None = None
     error: str | None = None
     asset_url: str | None = None
+    asset_status: str | None = None  # "available", then "expired" once retention removed it
     generator: str = "offline"
     validation: dict[str, Any] | None = None
 

@@ -120,6 +120,8 @@ class Settings:
     agents_file: Path | None = None
     providers_file: Path | None = None
     task_step_delay: float = attrs.field(default=0.05, validator=_non_negative)
+    asset_retention: float = attrs.field(default=30 * 24 * 3600.0, validator=_non_negative)
+    asset_max_bytes: int = attrs.field(default=1024**3, validator=_non_negative)
 
     # Scale-out back ends.
     broker: str = "memory://"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -336,3 +338,54 @@ async def test_interrupted_work_is_marked_failed_on_start(
     ).json()
     assert record["stage"] == "failed" and record["error"] == "interrupted by restart"
     assert (await again.get("/api/v1/3d-pipeline/..%2F..%2Fetc", headers=auth(again))).status == 404
+
+
+async def _completed(client: object, h: dict[str, str]) -> dict[str, object]:
+    resp = await client.post("/api/v1/3d-pipeline", json={"prompt": PROMPT}, headers=h)  # type: ignore[attr-defined]
+    pid = (await resp.json())["pipeline_id"]
+    for _ in range(500):
+        doc = await (await client.get(f"/api/v1/3d-pipeline/{pid}", headers=h)).json()  # type: ignore[attr-defined]
+        if doc["stage"] == "completed":
+            return dict(doc)
+        await asyncio.sleep(0.02)
+    raise AssertionError("the pipeline did not complete")
+
+
+async def test_asset_retention_removes_oldest_first_and_records_say_expired(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    client = await make_client()
+    h = auth(client, "write")
+    service = client.app[SERVICES_KEY].pipeline
+    done = [await _completed(client, h) for _ in range(3)]
+    assert all(d["asset_status"] == "available" for d in done)
+    assets = tmp_path / "data" / "assets"
+    files = [assets / f"{d['pipeline_id']}.glb" for d in done]
+    now = time.time()
+    for age, path in zip((300, 200, 100), files, strict=True):  # oldest first
+        os.utime(path, (now - age, now - age))
+    service.config.asset_max_bytes = files[2].stat().st_size + files[1].stat().st_size
+    assert await service.expire_assets() == [done[0]["pipeline_id"]]  # over the disk bound
+    service.config.asset_max_bytes = 0
+    service.config.asset_retention = 150
+    assert await service.expire_assets() == [done[1]["pipeline_id"]]  # older than 150 s
+    assert not files[0].exists() and not files[1].exists() and files[2].exists()
+    for gone in done[:2]:
+        record = await (
+            await client.get(f"/api/v1/3d-pipeline/{gone['pipeline_id']}", headers=h)
+        ).json()
+        assert record["asset_status"] == "expired" and record["stage"] == "completed"
+        resp = await client.get(f"/api/v1/3d-pipeline/{gone['pipeline_id']}/asset", headers=h)
+        assert resp.status == 410 and (await resp.json())["error"] == "asset_expired"
+    kept = await client.get(f"/api/v1/3d-pipeline/{done[2]['pipeline_id']}/asset", headers=h)
+    assert kept.status == 200 and len(await kept.read()) == files[2].stat().st_size
+    assert await service.expire_assets() == []  # nothing more to do
+
+
+def test_asset_retention_flags() -> None:
+    from devskyy_ws.cli import build_parser, settings_from_args
+
+    parser = build_parser()
+    args = parser.parse_args(["serve", "--asset-retention", "3600", "--asset-max-bytes", "5000"])
+    settings = settings_from_args(parser, args, serve=True)
+    assert settings.asset_retention == 3600 and settings.asset_max_bytes == 5000

@@ -183,6 +183,7 @@ export interface PipelineRecord {
   completed_at: string | null;
   error: string | null;
   asset_url: string | null;
+  asset_status: string | null;
   generator: string;
   validation: Record<string, unknown> | null;
 }

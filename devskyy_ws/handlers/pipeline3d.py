@@ -46,6 +46,10 @@ async def asset(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICES_KEY].pipeline
     record = await service.get(request.match_info["pipeline_id"])
     path = service.asset_path(record)
+    if path is None and record.asset_status == "expired":
+        raise ApiError(
+            410, "asset_expired", f"The asset of {record.pipeline_id} was removed by retention."
+        )
     if path is None:
         raise ApiError(
             404, "asset_not_ready", f"Pipeline {record.pipeline_id} has no asset ({record.stage})."

@@ -110,5 +110,27 @@ class LocalStorage:
             raise UploadError(f"could not write the asset ({exc.strerror})") from exc
         return self.url_for(request.pipeline_id)
 
+    def expire(self, max_age: float, max_bytes: int, now: float) -> list[str]:
+        """Remove assets older than `max_age` seconds, then the oldest until the rest fit
+        in `max_bytes` (0 switches either bound off); the pipeline ids removed."""
+        try:
+            files = sorted(
+                ((p.stat().st_mtime, p.stat().st_size, p) for p in self.root.glob("3d-*.*")),
+                key=lambda item: item[0],
+            )
+        except FileNotFoundError:
+            return []
+        held = sum(size for _, size, _ in files)
+        removed = []
+        for mtime, size, path in files:
+            too_old = max_age > 0 and now - mtime > max_age
+            too_much = max_bytes > 0 and held > max_bytes
+            if not (too_old or too_much):
+                break
+            path.unlink(missing_ok=True)
+            held -= size
+            removed.append(path.stem)
+        return removed
+
     async def close(self) -> None:
         return None

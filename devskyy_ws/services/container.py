@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
+import attrs
+
 from ..providers.config import ProviderConfig, load_provider_config
 from .agents import AgentService
 from .loading import RecordLoader
@@ -119,7 +121,11 @@ def build_services(
     pipeline = PipelineService(
         store,
         hub,
-        load_pipeline_config(settings.providers_file, settings.data_dir / "assets", asset_url),
+        attrs.evolve(
+            load_pipeline_config(settings.providers_file, settings.data_dir / "assets", asset_url),
+            asset_retention=settings.asset_retention,
+            asset_max_bytes=settings.asset_max_bytes,
+        ),
         loader,
     )
     return Services(providers, agents, tasks, round_table, metrics, monitoring, pipeline, loader)

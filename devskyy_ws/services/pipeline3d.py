@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,7 @@ from .loading import RecordLoader
 __all__ = ["PIPELINE_ID", "PipelineConfig", "PipelineService", "load_pipeline_config"]
 
 log = logging.getLogger("devskyy_ws.pipeline3d")
+SWEEP_S = 60.0  # how often the asset retention bounds are applied
 
 PIPELINE_ID = re.compile(r"3d-[0-9a-f]{12}")
 FORMATS = ("glb",)
@@ -56,6 +58,8 @@ class PipelineConfig:
     uploader: Uploader
     limits: dict[str, Limits]
     max_concurrent: int = 2
+    asset_retention: float = 30 * 24 * 3600.0  # seconds; 0 keeps assets for ever
+    asset_max_bytes: int = 1024**3  # bytes on disk; 0 means no bound
 
 
 def load_pipeline_config(
@@ -163,6 +167,7 @@ class PipelineService:
         self.finished: dict[str, int] = {}
         self._jobs: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(config.max_concurrent)
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         leftovers = await self.store.in_status("pipeline", list(ACTIVE))
@@ -171,8 +176,40 @@ class PipelineService:
             record.error = "interrupted by restart"
             await self.store.put(pipeline_row(record))
         self.hub.snapshot_providers["3d_pipeline"] = self.snapshot
+        if isinstance(self.config.uploader, LocalStorage):
+            self._sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.expire_assets()
+            except Exception:
+                log.exception("expiring 3D assets failed")
+            await asyncio.sleep(SWEEP_S)
+
+    async def expire_assets(self) -> list[str]:
+        """Apply the retention bounds; each removed asset's record says `expired`."""
+        uploader = self.config.uploader
+        if not isinstance(uploader, LocalStorage):
+            return []
+        removed = await asyncio.to_thread(
+            uploader.expire,
+            self.config.asset_retention,
+            self.config.asset_max_bytes,
+            time.time(),
+        )
+        for pipeline_id in removed:
+            doc = await self.store.get("pipeline", pipeline_id)
+            if doc is None:
+                continue
+            for record in self.loader.many([doc], PipelineRecord, "pipeline"):
+                record.asset_status = "expired"
+                await self.store.put(pipeline_row(record))
+        return removed
 
     async def stop(self, grace: float) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         jobs = list(self._jobs.values())
         if jobs:
             await asyncio.wait(jobs, timeout=grace)
@@ -350,6 +387,7 @@ class PipelineService:
                         serde.format_timestamp(utcnow()),
                     )
                 )
+                record.asset_status = "available"
                 if record.finished:
                     return
                 record.completed_at = utcnow()
