@@ -16,6 +16,7 @@ from . import records as r
 from .jsoncheck import MAX_TEXT_BYTES
 from .jsonschema_gen import SchemaSet
 from .messages import CHANNEL_MESSAGES, CHANNELS, PIPELINE_STAGES, TASK_STATUSES, type_name
+from .protocol import SNAPSHOT_ALIASES
 from .services.roster import AGENT_TYPES
 from .services.series import RANGES
 from .version import __version__
@@ -579,7 +580,8 @@ CLIENT_MESSAGES: dict[str, dict[str, Any]] = {
                 },
             },
         },
-        "required": ["type", "filters"],
+        "required": ["type"],
+        "description": "No filters, or {}, means every message of the channel.",
     },
     "unsubscribe": {
         "type": "object",
@@ -597,8 +599,12 @@ CLIENT_MESSAGES: dict[str, dict[str, Any]] = {
     },
     "snapshot": {
         "type": "object",
-        "properties": {"type": {"const": "snapshot"}},
+        "properties": {"type": {"enum": ["snapshot", *SNAPSHOT_ALIASES]}},
         "required": ["type"],
+        "description": (
+            "The channel's state now; get_agents, get_tasks, get_competitions, get_pipelines "
+            "and get_metrics (the DevSkyy frontend's names) mean the same."
+        ),
     },
     "auth": {
         "type": "object",
@@ -655,8 +661,8 @@ def asyncapi_document() -> dict[str, Any]:
         channels[channel] = {
             "address": f"/api/ws/{channel}",
             "description": (
-                f"Updates on {channel}. A keepalive follows --keepalive seconds (default 25) "
-                "of silence; "
+                f"Updates on {channel}, also served at /ws/{channel}. A keepalive follows "
+                "--keepalive seconds (default 25) of silence; "
                 "protocol pings find dead peers. Close codes are listed in x-close-codes."
             ),
             "messages": {

@@ -27,7 +27,10 @@ __all__ = [
     "parse_client_message",
 ]
 
-CLIENT_TYPES = ("ping", "subscribe", "unsubscribe", "resume", "snapshot", "auth")
+# The original DevSkyy frontend asks for a channel's state with get_<thing>; each is a
+# snapshot request for the channel the socket is on.
+SNAPSHOT_ALIASES = ("get_agents", "get_tasks", "get_competitions", "get_pipelines", "get_metrics")
+CLIENT_TYPES = ("ping", "subscribe", "unsubscribe", "resume", "snapshot", "auth", *SNAPSHOT_ALIASES)
 
 
 class ProtocolError(ValueError):
@@ -41,7 +44,7 @@ class Ping:
 
 @attrs.frozen
 class Subscribe:
-    filters: Filters
+    filters: Filters | None  # None: everything
     raw: dict[str, Any]
 
 
@@ -115,6 +118,8 @@ def parse_client_message(text: str) -> ClientCommand:
         return Ping()
     if kind == "subscribe":
         raw = doc.get("filters")
+        if raw is None or raw == {}:  # no filters: everything, as the frontend expects
+            return Subscribe(None, {})
         try:
             filters = parse_filters(raw)
         except FilterError as exc:
@@ -125,7 +130,7 @@ def parse_client_message(text: str) -> ClientCommand:
         return Unsubscribe()
     if kind == "resume":
         return parse_position(doc.get("since"), doc.get("epoch"))
-    if kind == "snapshot":
+    if kind == "snapshot" or kind in SNAPSHOT_ALIASES:
         return SnapshotRequest()
     if kind == "auth":
         token = doc.get("token")

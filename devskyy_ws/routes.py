@@ -58,6 +58,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/metrics", monitoring.prometheus_metrics)
 
     r.add_get("/api/ws/{channel}", ws.channel_socket)
+    r.add_get("/ws/{channel}", ws.channel_socket)  # where the original DevSkyy frontend looks
     r.add_get("/static/{name}", static.static_file)
     r.add_get("/", static.dashboard)
     r.add_get("/api/v1/openapi.json", docs.openapi)

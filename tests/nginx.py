@@ -107,7 +107,7 @@ http {{
         listen 127.0.0.1:{self.https_port} ssl;
         ssl_certificate {cert};
         ssl_certificate_key {key};
-        location /api/ws/ {{
+        location ~ ^/(api/)?ws/ {{
             proxy_pass http://devskyy_ws;
             {proxy}
             proxy_set_header Upgrade $http_upgrade;

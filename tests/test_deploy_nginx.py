@@ -126,6 +126,12 @@ async def test_through_nginx(tmp_path: Path, insecure: ssl.SSLContext) -> None:
                 headers={"Origin": "http://localhost:3000"},
             )
             await ok.close()
+            # The frontend's path, /ws/{channel}, passes the proxy as a WebSocket too.
+            frontend = await http.ws_connect(f"{http_base.replace('http', 'ws')}/ws/agents")
+            await frontend.send_json({"type": "get_agents"})
+            snapshot = await frontend.receive_json(timeout=10)
+            assert snapshot["type"] == "snapshot" and snapshot["channel"] == "agents"
+            await frontend.close()
     finally:
         proxy.stop()
         assert server.terminate() == 0

@@ -158,3 +158,64 @@ async def test_masked_frames_split_anywhere_still_parse(make_client: ClientFacto
         answers += await asyncio.wait_for(reader.read(4096), 10)
     assert answers.count(b'"pong"') == 3
     writer.transport.abort()
+
+
+async def test_the_frontend_path_serves_every_channel_like_the_api_path(
+    client: TestClient[Any, Any],
+) -> None:
+    from devskyy_ws import HUB_KEY
+    from devskyy_ws.messages import TaskUpdate
+
+    hub = client.app[HUB_KEY]
+    ws = await client.ws_connect("/ws/tasks")
+    await hub.publish("tasks", TaskUpdate(task_id="t1", status="running", progress=1))
+    live = await next_message(ws)
+    assert live["task_id"] == "t1" and live["seq"] == 1
+    again = await client.ws_connect(f"/ws/tasks?since=0&epoch={live['epoch']}")
+    assert (await next_message(again))["task_id"] == "t1"  # resume works there too
+    bad = await client.ws_connect("/ws/nope")
+    msg = await bad.receive(timeout=5)
+    assert msg.type is WSMsgType.CLOSE and msg.data == 4004
+
+
+@pytest.mark.parametrize(
+    ("channel", "ask"),
+    [
+        ("agents", "get_agents"),
+        ("tasks", "get_tasks"),
+        ("round_table", "get_competitions"),
+        ("3d_pipeline", "get_pipelines"),
+        ("metrics", "get_metrics"),
+    ],
+)
+async def test_the_frontends_get_requests_answer_the_snapshot(
+    client: TestClient[Any, Any], channel: str, ask: str
+) -> None:
+    ws = await client.ws_connect(f"/ws/{channel}")
+    await ws.send_json({"type": ask})
+    answer = await next_message(ws)
+    assert answer["type"] == "snapshot" and answer["channel"] == channel
+
+
+@pytest.mark.parametrize("message", [{"type": "subscribe"}, {"type": "subscribe", "filters": {}}])
+async def test_subscribe_without_filters_means_everything(
+    client: TestClient[Any, Any], message: dict[str, Any]
+) -> None:
+    from devskyy_ws import HUB_KEY
+    from devskyy_ws.messages import AgentStatusUpdate
+
+    ws = await client.ws_connect("/api/ws/agents")
+    await ws.send_json({"type": "subscribe", "filters": {"agent_type": "commerce"}})
+    assert (await next_message(ws))["type"] == "subscribed"
+    await ws.send_json(message)
+    ack = await next_message(ws)
+    assert ack["type"] == "subscribed" and ack["filters"] == {}
+    await client.app[HUB_KEY].publish("agents", AgentStatusUpdate(agent_id="x", status="idle"))
+    assert (await next_message(ws))["agent_id"] == "x"  # the earlier filter is gone
+
+
+async def test_unknown_types_still_warn(client: TestClient[Any, Any]) -> None:
+    ws = await client.ws_connect("/ws/agents")
+    await ws.send_json({"type": "get_everything"})
+    warning = await next_message(ws)
+    assert warning["error_type"] == "warning" and "get_agents" in warning["message"]

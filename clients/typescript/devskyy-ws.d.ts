@@ -61,11 +61,11 @@ export interface ClientResume {
   epoch?: string;
 }
 export interface ClientSnapshot {
-  type: "snapshot";
+  type: "snapshot" | "get_agents" | "get_tasks" | "get_competitions" | "get_pipelines" | "get_metrics";
 }
 export interface ClientSubscribe {
   type: "subscribe";
-  filters: Record<string, string | number | boolean | Array<string | number | boolean>>;
+  filters?: Record<string, string | number | boolean | Array<string | number | boolean>>;
 }
 export interface ClientUnsubscribe {
   type: "unsubscribe";
