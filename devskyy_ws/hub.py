@@ -184,8 +184,9 @@ class Connection:
         if transport is not None and not transport.is_closing():
             transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
-    def write(self, payload: bytes, frame: bytes | None = None) -> bool:
-        """Queue one text message; False (and a 4008 close) when the client lags."""
+    def write(self, payload: bytes | None, frame: bytes | None = None) -> bool:
+        """Queue one text message, given as its payload, its frame or both; False (and a
+        4008 close) when the client lags. Only a compressed socket needs the payload."""
         if self.closed:
             return False
         self.release()
@@ -194,6 +195,9 @@ class Connection:
             self.closed = True
             return False
         if self._writer is not None:
+            if payload is None:
+                assert frame is not None
+                payload = frame_payload(frame)
             if self._queued_bytes + len(payload) > self.hub.send_buffer_bytes:
                 self.drop_slow()
                 return False
@@ -201,7 +205,9 @@ class Connection:
             self._queued_bytes += len(payload)
             self._wake.set()
         else:
-            frame = frame if frame is not None else text_frame(payload)
+            if frame is None:
+                assert payload is not None
+                frame = text_frame(payload)
             if transport.get_write_buffer_size() + len(frame) > self.hub.send_buffer_bytes:
                 self.drop_slow()
                 return False

@@ -169,3 +169,15 @@ async def test_snapshot_on_connect_for_every_channel(make_client: ClientFactory)
         assert doc["type"] == "snapshot" and doc["channel"] == channel and key in doc["state"]
         assert doc["seq"] == client.app[HUB_KEY].seqs[channel]
         await ws.close()
+
+
+async def test_a_compressed_socket_resumes_from_kept_frames(make_client: ClientFactory) -> None:
+    """History keeps frames only; a permessage-deflate socket gets their payloads."""
+    client = await make_client(ws_compression=True)
+    hub = client.app[HUB_KEY]
+    for i in range(3):
+        await hub.publish("tasks", TaskUpdate(task_id=f"z{i}", status="running", progress=i))
+    ws = await client.ws_connect("/api/ws/tasks?since=1", compress=15)
+    got = [await next_message(ws) for _ in range(2)]
+    assert [(m["seq"], m["task_id"]) for m in got] == [(2, "z1"), (3, "z2")]
+    await ws.close()

@@ -70,7 +70,7 @@ async def replay(conn: Connection, since: int, epoch: str | None) -> None:
         return
     for entry in entries:
         if conn.filters is None or conn.wants(entry.doc):
-            conn.write(entry.payload, entry.frame)
+            conn.write(None, entry.frame)  # a kept frame is written as it is
 
 
 def _resync(conn: Connection, reason: str) -> None:

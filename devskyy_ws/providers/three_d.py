@@ -114,10 +114,8 @@ class LocalStorage:
         """Remove assets older than `max_age` seconds, then the oldest until the rest fit
         in `max_bytes` (0 switches either bound off); the pipeline ids removed."""
         try:
-            files = sorted(
-                ((p.stat().st_mtime, p.stat().st_size, p) for p in self.root.glob("3d-*.*")),
-                key=lambda item: item[0],
-            )
+            stats = [(p.stat(), p) for p in self.root.glob("3d-*.*")]
+            files = sorted(((s.st_mtime, s.st_size, p) for s, p in stats), key=lambda f: f[0])
         except FileNotFoundError:
             return []
         held = sum(size for _, size, _ in files)
