@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from typing import Any
 
@@ -20,10 +21,12 @@ from .helpers import next_message
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 
 
-def _short_token(seconds: float) -> str:
-    now = int(time.time())
+def _short_token(seconds: int) -> str:
+    """A token with at least `seconds` (whole, as JWT counts them) left to live."""
+    now = time.time()
     return jwt.encode(
-        {"sub": "short", "scope": "read", "iat": now, "exp": now + int(seconds)}, SECRET
+        {"sub": "short", "scope": "read", "iat": int(now), "exp": math.ceil(now) + seconds},
+        SECRET,
     )
 
 
@@ -62,17 +65,18 @@ async def test_token_in_query_or_first_message_authenticates(make_client: Client
 
 async def test_expired_token_closes_unless_refreshed(make_client: ClientFactory) -> None:
     client = await make_client(ws_auth="required")
-    expiring = await client.ws_connect(f"/api/ws/tasks?token={_short_token(1)}")
+    short = _short_token(2)  # both sockets start with the same token, so the same expiry
+    expiring = await client.ws_connect(f"/api/ws/tasks?token={short}")
+    refreshed = await client.ws_connect(f"/api/ws/tasks?token={short}")
     assert (await next_message(expiring))["type"] == "authenticated"
-    msg = await expiring.receive(timeout=5)
-    assert msg.type is WSMsgType.CLOSE and msg.data == 4001 and msg.extra == "token expired"
-    refreshed = await client.ws_connect(f"/api/ws/tasks?token={_short_token(1)}")
-    await next_message(refreshed)
+    assert (await next_message(refreshed))["type"] == "authenticated"
     await refreshed.send_json({"type": "auth", "token": token_for(client, "read")})
     assert (await next_message(refreshed))["type"] == "authenticated"
+    msg = await expiring.receive(timeout=10)
+    assert msg.type is WSMsgType.CLOSE and msg.data == 4001 and msg.extra == "token expired"
     await refreshed.send_json({"type": "ping"})
-    pong = await refreshed.receive(timeout=3)  # still open after the first token's expiry
-    assert pong.type is WSMsgType.TEXT
+    pong = await refreshed.receive(timeout=3)  # open past the expiry that closed its twin
+    assert pong.type is WSMsgType.TEXT and json.loads(pong.data)["type"] == "pong"
 
 
 async def test_optional_mode_warns_on_a_bad_token_and_stays_open(
