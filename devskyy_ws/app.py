@@ -37,7 +37,6 @@ from .routes import setup_routes
 from .services.container import build_services
 from .settings import Settings
 from .store import open_store
-from .store.reader import read_process_pays
 from .timing import RequestStats, timing_middleware
 from .version import SERVER_HEADER
 
@@ -74,9 +73,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         )
     middlewares.append(auth_middleware(lambda r: r.app[JWT_KEY]))
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
-    store = open_store(
-        settings.database_url, read_process=read_process_pays(settings.sqlite_read_process)
-    )
+    store = open_store(settings.database_url)
     hub = Hub(
         send_buffer_bytes=settings.send_buffer_bytes,
         keepalive=settings.keepalive,

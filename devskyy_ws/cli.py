@@ -255,13 +255,6 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--broker", "DEVSKYY_BROKER", "broker", str, "memory:// or redis://host:port/db"),
     ("--database", "DEVSKYY_DATABASE", "database", str, "sqlite:///path or postgresql://..."),
     (
-        "--sqlite-read-process",
-        "DEVSKYY_SQLITE_READ_PROCESS",
-        "sqlite_read_process",
-        _choice("auto", "on", "off"),
-        "serve SQLite's task reads from a child process; auto: when 2+ CPUs are usable",
-    ),
-    (
         "--instance-id",
         "DEVSKYY_INSTANCE_ID",
         "instance_id",

@@ -126,7 +126,6 @@ class Settings:
     # Scale-out back ends.
     broker: str = "memory://"
     database: str | None = None
-    sqlite_read_process: Literal["auto", "on", "off"] = "auto"  # see store/reader.py
     instance_id: str | None = None
     task_lease: float = attrs.field(default=15.0, validator=_positive)
 

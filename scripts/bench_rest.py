@@ -48,7 +48,7 @@ async def fill(data: Path, count: int) -> list[str]:
     from devskyy_ws.services.tasks import task_row
     from devskyy_ws.store.sqlite import SqliteStore
 
-    store = SqliteStore(data / "devskyy.sqlite3", read_process=False)  # writes only
+    store = SqliteStore(data / "devskyy.sqlite3")
     await store.open()
     agents = ["commerce", "creative", "marketing", "support", "operations", "analytics"]
     statuses = ["completed", "completed", "completed", "failed", "cancelled"]

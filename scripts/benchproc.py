@@ -34,8 +34,8 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of the children it has now (a server's read process
-    works for it, so its time counts as the server's)."""
+    """CPU time of a process and of the children it has now (a peer's workers count as
+    the peer's)."""
     return _own_cpu(pid) + sum(_own_cpu(child) for child in _children(pid))
 
 

@@ -54,7 +54,6 @@ def settings(tmp_path: Path) -> Settings:
         rate_limit=0,
         handshake_rate=0,
         task_step_delay=0.01,
-        sqlite_read_process="on",  # tested on every machine, whatever its CPUs
     )
 
 

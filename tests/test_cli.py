@@ -81,7 +81,6 @@ def test_configured_secret_wins(tmp_path: Path) -> None:
         ([], {"DEVSKYY_PORT": "eighty"}, "DEVSKYY_PORT"),
         (["--ws-auth", "maybe"], {}, "--ws-auth"),
         (["--event-loop", "trio"], {}, "--event-loop"),
-        (["--sqlite-read-process", "maybe"], {}, "--sqlite-read-process"),
     ],
 )
 def test_bad_values_exit_2_naming_the_option(
@@ -91,32 +90,6 @@ def test_bad_values_exit_2_naming_the_option(
     assert out.returncode == 2
     assert named in out.stderr
     assert "Traceback" not in out.stderr
-
-
-def test_the_read_process_runs_where_a_second_cpu_can_take_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from devskyy_ws import STORE_KEY, create_app
-    from devskyy_ws.store import reader
-    from devskyy_ws.store.sqlite import SqliteStore
-
-    parser = build_parser()
-
-    def store_for(*flags: str) -> SqliteStore:
-        args = parser.parse_args(["serve", "--data-dir", str(tmp_path), *flags])
-        store = create_app(settings_from_args(parser, args, serve=True))[STORE_KEY]
-        assert isinstance(store, SqliteStore)
-        return store
-
-    monkeypatch.setattr(reader, "usable_cpus", lambda: 2)
-    assert store_for().reader is not None  # auto, with two CPUs to run on
-    assert store_for("--sqlite-read-process", "off").reader is None
-    monkeypatch.setattr(reader, "usable_cpus", lambda: 1)
-    assert store_for().reader is None  # auto, one CPU: the round trip would only cost
-    assert store_for("--sqlite-read-process", "on").reader is not None
-    monkeypatch.setenv("DEVSKYY_SQLITE_READ_PROCESS", "on")
-    assert store_for().reader is not None
-    assert store_for("--sqlite-read-process", "auto").reader is None  # the flag wins
 
 
 def test_env_twins_and_flags_build_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -41,7 +41,7 @@ async def test_everything_is_created_private_under_a_zero_umask(
     data = tmp_path / "deep" / "data"
     JwtKeys.from_settings(Settings(data_dir=data))
     assert _mode(data) == 0o700 and _mode(data / "jwt-secret") == 0o600
-    store = SqliteStore(data / "devskyy.sqlite3", read_process=False)
+    store = SqliteStore(data / "devskyy.sqlite3")
     await store.open()
     try:
         for name in ("devskyy.sqlite3", "devskyy.sqlite3-wal", "devskyy.sqlite3-shm"):

@@ -309,7 +309,7 @@ async def test_a_cancel_refused_by_a_down_store_leaves_the_task_queued(
         for p in ("runs first", "waits")
     ]
     await collect_until(ws, lambda m: m["task_id"] == first and m["status"] == "running")
-    await store.thread.stop()  # a real outage: every call now fails
+    await store.close()  # a real outage: every call now fails
     refused = await client.post(f"/api/v1/tasks/{queued}/cancel", headers=h)
     assert refused.status == 503 and (await refused.json())["error"]
     await store.open()
@@ -358,9 +358,7 @@ async def test_cancels_racing_the_runner_always_tell_the_truth(make_client: Clie
 
 async def test_no_sql_runs_on_the_event_loops_thread(make_client: ClientFactory) -> None:
     """Database calls never block the loop: every statement the store's connection
-    runs, through REST, the runner, learning and stats, runs on a thread of the store's
-    own (the reads it sends to its read process run in that process:
-    test_store_reader.py)."""
+    runs, through REST, the runner, learning and stats, runs on the store's one thread."""
     import threading
 
     from devskyy_ws import STORE_KEY
@@ -374,7 +372,7 @@ async def test_no_sql_runs_on_the_event_loops_thread(make_client: ClientFactory)
     def trace(_: str) -> None:
         threads.add(threading.get_ident())
 
-    await store.thread.call(lambda db: db.set_trace_callback(trace))
+    await store._run(lambda db: db.set_trace_callback(trace))
     h = auth(client, "write")
     ws = await client.ws_connect("/api/ws/tasks")
     ids = [
@@ -395,5 +393,4 @@ async def test_no_sql_runs_on_the_event_loops_thread(make_client: ClientFactory)
     loop_thread = threading.get_ident()
     assert threads, "the trace saw no statement"
     assert loop_thread not in threads
-    assert store.thread._thread is not None
-    assert threads == {store.thread._thread.ident}
+    assert len(threads) == 1

@@ -8,17 +8,14 @@ from .sqlite import SqliteStore
 __all__ = ["SqliteStore", "Store", "StoreUnavailable", "open_store"]
 
 
-def open_store(url: str, *, read_process: bool = True) -> Store:
+def open_store(url: str) -> Store:
     """The store for a database URL (`sqlite:///path` or `postgresql://...`).
-
-    Args:
-        read_process: SQLite's hot reads in a child process of their own (reader.py).
 
     Raises:
         ValueError: an unsupported scheme.
     """
     if url.startswith("sqlite:///"):
-        return SqliteStore(url.removeprefix("sqlite:///"), read_process=read_process)
+        return SqliteStore(url.removeprefix("sqlite:///"))
     if url.startswith(("postgresql://", "postgres://")):
         try:
             from .postgres import PostgresStore

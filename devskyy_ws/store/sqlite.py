@@ -1,177 +1,131 @@
-"""SQLite store: one file in the data dir, WAL mode, one thread that owns the connection.
+"""SQLite store: one file in the data dir, WAL mode, one connection on one thread.
 
-Every write runs on that thread (sqlite_thread.py), so the event loop never waits on
-disk and SQLite sees one writer; WAL lets readers in other processes (backups, the CLI)
-in. Each call is a transaction of its own, or a savepoint in a group commit under load.
-A second thread and connection copies the WAL back into the file (checkpoint.py). The
-reads REST serves most (a task, the task list) go to a read process (reader.py) when
-there is one, and to the thread when there is none.
+Every call runs on that thread, in the order made, so the event loop never waits on
+disk, SQLite sees one writer, and a read made after a write sees it. WAL lets readers
+in other processes (backups, the CLI) in, and SQLite checkpoints the WAL by itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..private import private_file
 from ..serde import dumps
 from .base import RECORD_COLUMNS, Row, StoreUnavailable, TechniqueStat, record_values
-from .checkpoint import BACKSTOP_PAGES, Checkpointer
-from .reader import ReaderGone, ReadProcess, query
 from .schema import MIGRATIONS, RETENTION, ROLLUPS
-from .sqlite_thread import Insert, SqliteThread
 
-__all__ = ["REVIVE_AFTER_S", "REVIVE_MAX_S", "SqliteStore"]
-
-log = logging.getLogger("devskyy_ws.store")
+__all__ = ["SqliteStore"]
 
 T = TypeVar("T")
-REVIVE_AFTER_S = 1.0
-REVIVE_MAX_S = 60.0
-"""A read process that died is started again REVIVE_AFTER_S after the last start; each
-further one that dies within REVIVE_MAX_S of its start doubles that wait, up to
-REVIVE_MAX_S, so one that can never start (no interpreter to exec, a file it cannot
-open) costs a log line a minute, not a process a second."""
 
 
 class SqliteStore:
     name = "sqlite"
     shared = False
 
-    def __init__(self, path: str | Path, *, read_process: bool = True) -> None:
+    def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.checkpointer = Checkpointer(self.path)
-        self.thread = SqliteThread(self._connect, on_commit=self.checkpointer.committed)
-        self.reader = ReadProcess(self.path) if read_process else None
-        self._reviving: asyncio.Task[None] | None = None
-        self._spawning = False  # the reviving task is past its wait, starting a child
-        self._reader_started = 0.0  # loop time of the last start
-        self._revive_wait = REVIVE_AFTER_S
-        self._closing = False
-        self._queued = 0  # calls sent to the thread and not yet answered
+        self._thread: ThreadPoolExecutor | None = None
+        self._db: sqlite3.Connection | None = None
 
     # -- plumbing ------------------------------------------------------------------
-    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, atomic: bool = False) -> T:
-        """Run `fn` on the store's thread, inside a transaction (see sqlite_thread);
-        `atomic` when it is one statement or reads only."""
-        if not self.thread.running:
+    async def _run(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = False) -> T:
+        """`fn(connection)` on the store's thread; in a transaction of its own when it
+        runs more than one statement that writes."""
+        thread = self._thread
+        if thread is None:
             raise StoreUnavailable("the store is not open")
-        self._queued += 1
         try:
-            return await self.thread.call(fn, atomic=atomic)
+            return await asyncio.get_running_loop().run_in_executor(
+                thread, self._call, fn, transaction
+            )
+        except RuntimeError as exc:  # closed while the call was being sent
+            raise StoreUnavailable("the store is closed") from exc
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
-        finally:
-            self._queued -= 1
 
-    async def _read(self, sql: str, params: Sequence[Any], *, first: bool = False) -> Any:
-        """`reader.query` in the read process; on the thread while there is none, or while
-        the thread has calls not yet answered.
-
-        A read never overtakes a write made before it: the thread answers in order, and
-        services count on that (a finished task leaves memory, then its final row is
-        written; a read in between must wait for that row, not see the one before it).
-        With nothing queued on the thread, every earlier write is committed, and a read
-        in the other process sees it.
-        """
-        if self.reader is not None and not self._closing and not self._queued:
-            try:
-                return await self.reader.query(sql, params, first=first)
-            except ReaderGone:
-                self._revive()
-            except sqlite3.OperationalError as exc:
-                raise StoreUnavailable(str(exc)) from exc
-        return await self._run(partial(query, sql=sql, params=params, first=first), atomic=True)
-
-    async def _start_reader(self) -> None:
-        assert self.reader is not None
-        self._reader_started = asyncio.get_running_loop().time()
+    def _call(self, fn: Callable[[sqlite3.Connection], T], transaction: bool) -> T:
+        db = self._db
+        if db is None:
+            raise sqlite3.OperationalError("the database is closed")
+        if not transaction:
+            return fn(db)
+        db.execute("BEGIN IMMEDIATE")
         try:
-            await self.reader.start()
-        except Exception:
-            log.exception("the read process did not start; reads run on the store thread")
+            result = fn(db)
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
 
-    def _revive(self) -> None:
-        """Start a dead read process again, in the background and not too often."""
-        if self._reviving is None and not self._closing and self.thread.running:
-            self._reviving = asyncio.create_task(self._restart_reader())
-
-    async def _restart_reader(self) -> None:
-        assert self.reader is not None
-        try:
-            now = asyncio.get_running_loop().time()
-            if now - self._reader_started >= REVIVE_MAX_S:  # it had been serving a while
-                self._revive_wait = REVIVE_AFTER_S
-            await asyncio.sleep(max(0.0, self._reader_started + self._revive_wait - now))
-            self._revive_wait = min(self._revive_wait * 2, REVIVE_MAX_S)
-            log.warning("the read process went away; starting another")
-            self._spawning = True  # close() waits for this part instead of cancelling it
-            await self._start_reader()  # reaps the dead one first
-        finally:
-            self._spawning = False
-            self._reviving = None
-
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> None:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # see checkpoint.py
-        db.execute("PRAGMA busy_timeout=5000")
-        db.execute("PRAGMA foreign_keys=ON")
-        _migrate(db)
-        return db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.execute("PRAGMA foreign_keys=ON")
+            _migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+
+    def _disconnect(self) -> None:
+        if self._db is not None:
+            self._db.execute("PRAGMA optimize")
+            self._db.close()
+            self._db = None
 
     async def open(self) -> None:
+        if self._thread is not None:
+            return
         private_file(self.path)
-        self._closing = False
-        await self.thread.start()  # creates and migrates the file the reader opens
-        self.checkpointer.start()
-        if self.reader is not None and not self.reader.alive:
-            await self._start_reader()
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(thread, self._connect)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        self._thread = thread
 
     async def close(self) -> None:
-        if not self.thread.running:
+        """Finish what is queued, then close the connection and end the thread."""
+        thread, self._thread = self._thread, None
+        if thread is None:
             return
-        self._closing = True
-        if self._reviving is not None:
-            if not self._spawning:  # a cancelled spawn could leave a child nobody reaps
-                self._reviving.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reviving
-        if self.reader is not None:
-            await self.reader.stop()
-        await asyncio.get_running_loop().run_in_executor(None, self.checkpointer.stop)
-        await self._run(lambda db: db.execute("PRAGMA optimize"))
-        await self.thread.stop()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(thread, self._disconnect)
+        await loop.run_in_executor(None, thread.shutdown)
 
     async def ping(self) -> bool:
         try:
-            return await self._run(
-                lambda db: db.execute("SELECT 1").fetchone()[0] == 1, atomic=True
-            )
+            return await self._run(lambda db: db.execute("SELECT 1").fetchone()[0] == 1)
         except (StoreUnavailable, sqlite3.Error):
             return False
 
     # -- records -------------------------------------------------------------------
     async def put(self, row: Row) -> None:
         values = record_values(row)
-        await self._run(lambda db: db.execute(_UPSERT, values), atomic=True)
+        await self._run(lambda db: db.execute(_UPSERT, values))
 
     async def add(self, row: Row) -> bool:
         values = record_values(row)
-        return await self._run(Insert(_RECORDS, values))
+        return await self._run(lambda db: db.execute(_ADD, values).rowcount == 1)
 
     async def put_many(self, rows: Sequence[Row]) -> None:
         values = [record_values(r) for r in rows]
-        await self._run(lambda db: db.executemany(_UPSERT, values))
+        await self._run(lambda db: db.executemany(_UPSERT, values), transaction=True)
 
     async def get(self, kind: str, id: str) -> dict[str, Any] | None:
         text = await self.get_text(kind, id)
@@ -197,13 +151,16 @@ class SqliteStore:
             total = db.execute(f"SELECT COUNT(*) FROM records WHERE {clause}", args).fetchone()[0]
             return [json.loads(d[0]) for d in docs], int(total)
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def get_text(self, kind: str, id: str) -> str | None:
-        text = await self._read(
-            "SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind), first=True
-        )
-        return None if text is None else str(text)
+        def run(db: sqlite3.Connection) -> str | None:
+            row = db.execute(
+                "SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind)
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self._run(run)
 
     async def list_texts(
         self,
@@ -217,8 +174,7 @@ class SqliteStore:
         sql = (
             f"SELECT id, doc FROM records WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ?"
         )
-        rows: list[tuple[str, str]] = await self._read(sql, (*args, limit))
-        return rows
+        return await self._run(lambda db: db.execute(sql, (*args, limit)).fetchall())
 
     async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
@@ -231,7 +187,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def all_docs(self, kind: str) -> list[dict[str, Any]]:
         def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -240,7 +196,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def claim(
         self, kind: str, id: str, from_status: str, owner: str, lease_s: float = 30.0
@@ -253,7 +209,7 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def put_if(self, row: Row, expected_status: str) -> bool:
         text = dumps(row.doc)
@@ -274,7 +230,7 @@ class SqliteStore:
             )
             return cur.rowcount == 1
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def status_of(self, kind: str, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -287,7 +243,7 @@ class SqliteStore:
             ).fetchall()
             return {str(r[0]): str(r[1]) for r in rows}
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def renew(self, kind: str, ids: Sequence[str], owner: str, lease_s: float) -> None:
         if not ids:
@@ -309,7 +265,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def unclaimed(self, kind: str, status: str, limit: int) -> list[dict[str, Any]]:
         def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -320,7 +276,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def release(self, kind: str, owner: str, statuses: Sequence[str]) -> list[dict[str, Any]]:
         marks = ",".join("?" * len(statuses))
@@ -332,7 +288,7 @@ class SqliteStore:
             ).fetchall()
             return [json.loads(r[0]) for r in rows]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def disown(self, kind: str, status: str, owner: str | None) -> None:
         where, args = "kind = ? AND status = ?", [kind, status]
@@ -359,7 +315,7 @@ class SqliteStore:
                 "total_cost_usd": float(row[3] or 0.0),
             }
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def technique_stats(self, agent_type: str | None) -> list[TechniqueStat]:
         where = "kind = 'task' AND technique IS NOT NULL AND status IN ('completed','failed')"
@@ -380,7 +336,7 @@ class SqliteStore:
                 for r in rows
             ]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     # -- key/value state -----------------------------------------------------------
     async def get_state(self, key: str) -> dict[str, Any] | None:
@@ -388,7 +344,7 @@ class SqliteStore:
             row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
             return json.loads(row[0]) if row else None
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def put_state(self, key: str, value: dict[str, Any]) -> None:
         text = dumps(value)
@@ -409,7 +365,7 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO samples (resolution, ts, doc) VALUES (?, ?, ?)", values
             )
 
-        await self._run(run)
+        await self._run(run, transaction=True)
 
     async def samples(self, since: float, resolution: str) -> list[tuple[float, dict[str, float]]]:
         def run(db: sqlite3.Connection) -> list[tuple[float, dict[str, float]]]:
@@ -419,7 +375,7 @@ class SqliteStore:
             ).fetchall()
             return [(float(r[0]), json.loads(r[1])) for r in rows]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def rollup(self, now: float) -> dict[str, int]:
         def run(db: sqlite3.Connection) -> dict[str, int]:
@@ -434,7 +390,7 @@ class SqliteStore:
             ).fetchall()
             return {r[0]: int(r[1]) for r in counts}
 
-        return await self._run(run)
+        return await self._run(run, transaction=True)
 
     async def count_rows(self, table: str) -> int:
         if table not in ("records", "samples", "state"):
@@ -450,7 +406,7 @@ class SqliteStore:
             ).fetchall()
             return {str(r[0]): int(r[1]) for r in rows}
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def cost_total(self, kind: str) -> float:
         def run(db: sqlite3.Connection) -> float:
@@ -459,7 +415,7 @@ class SqliteStore:
             ).fetchone()
             return float(row[0])
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def provider_task_stats(self) -> list[dict[str, Any]]:
         def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
@@ -480,7 +436,7 @@ class SqliteStore:
                 for r in rows
             ]
 
-        return await self._run(run, atomic=True)
+        return await self._run(run)
 
     async def integrity_ok(self) -> bool:
         return await self._run(
@@ -490,6 +446,7 @@ class SqliteStore:
 
 _RECORDS = f"records ({RECORD_COLUMNS})"
 _INSERT = f"INSERT INTO {_RECORDS} VALUES (?,?,?,?,?,?,?,?,?)"
+_ADD = _INSERT + " ON CONFLICT DO NOTHING"
 _UPSERT = (
     _INSERT + " ON CONFLICT(id) DO UPDATE SET group_key=excluded.group_key,"
     " status=excluded.status, latency_ms=excluded.latency_ms, cost_usd=excluded.cost_usd,"
