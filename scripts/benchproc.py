@@ -11,7 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ROOT",
@@ -21,6 +24,7 @@ __all__ = [
     "mint_token",
     "rss_mb",
     "start_server",
+    "stored_tasks",
     "wait_healthy",
 ]
 
@@ -104,3 +108,23 @@ def start_server(port: int, data_dir: Path, *flags: str) -> subprocess.Popen[byt
     )
     wait_healthy(port)
     return server
+
+
+def stored_tasks(count: int) -> Iterator[dict[str, Any]]:
+    """The REST benchmark's stored tasks, as devskyy_ws and its peers are filled."""
+    agents = ["commerce", "creative", "marketing", "support", "operations", "analytics"]
+    statuses = ["completed", "completed", "completed", "failed", "cancelled"]
+    base = datetime.now(UTC) - timedelta(days=30)
+    for i in range(count):
+        yield {
+            "task_id": f"task-{i:012x}",
+            "agent_type": agents[i % 6],
+            "prompt": f"bench prompt {i}",
+            "status": statuses[i % 5],
+            "created_at": base + timedelta(seconds=i * 10),
+            "technique_used": "chain_of_thought",
+            "category": "analysis",
+            "result": "done",
+            "progress": 100.0,
+            "latency_ms": 100.0 + i % 50,
+        }

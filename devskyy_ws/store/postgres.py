@@ -46,7 +46,12 @@ def _filters(
     if group_key is not None:
         args.append(group_key)
         where.append(f"group_key = ${len(args)}")
-    if statuses:
+    if statuses and len(statuses) == 1:
+        # `status = ANY($n)` hides the one value from a prepared statement's generic
+        # plan, which then sorts every match instead of walking the index in order.
+        args.append(statuses[0])
+        where.append(f"status = ${len(args)}")
+    elif statuses:
         args.append(list(statuses))
         where.append(f"status = ANY(${len(args)}::text[])")
     return " AND ".join(where), args
