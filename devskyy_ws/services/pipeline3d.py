@@ -20,7 +20,7 @@ import attrs
 
 from .. import serde
 from ..hub import Hub
-from ..ids import insert_fresh
+from ..ids import FreshIds
 from ..messages import PipelineUpdate, utcnow
 from ..providers.three_d import (
     GenerationError,
@@ -160,6 +160,7 @@ class PipelineService:
         self, store: Store, hub: Hub, config: PipelineConfig, loader: RecordLoader | None = None
     ) -> None:
         self.store = store
+        self.ids = FreshIds("3d")
         self.loader = loader or RecordLoader()
         self.hub = hub
         self.config = config
@@ -280,7 +281,7 @@ class PipelineService:
         """
         validate_request(prompt, fmt, quality, image_url, product_id)
         record = PipelineRecord(
-            pipeline_id="",  # drawn by insert_fresh
+            pipeline_id="",  # drawn by FreshIds
             prompt=prompt.strip(),
             format=fmt,
             quality=quality,
@@ -288,7 +289,7 @@ class PipelineService:
             product_id=product_id,
             generator=self.config.generator.name,
         )
-        await insert_fresh(self.store, record, "pipeline_id", "3d", pipeline_row)
+        await self.ids.insert(self.store, record, "pipeline_id", pipeline_row)
         self.active[record.pipeline_id] = record
         await self._publish(record)
         job = asyncio.create_task(self._run(record))

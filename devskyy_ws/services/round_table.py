@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import serde
 from ..hub import Hub
-from ..ids import insert_fresh
+from ..ids import FreshIds
 from ..jsoncheck import MAX_TEXT_BYTES
 from ..messages import CompetitionUpdate, utcnow
 from ..providers.config import OFFLINE_JUDGE, ProviderConfig
@@ -55,6 +55,7 @@ class RoundTableService:
         loader: RecordLoader | None = None,
     ) -> None:
         self.store = store
+        self.ids = FreshIds("comp")
         self.loader = loader or RecordLoader()
         self.hub = hub
         self.providers = providers
@@ -194,7 +195,7 @@ class RoundTableService:
         providers = self.select(names)
         started = time.perf_counter()
         record = CompetitionRecord(competition_id="", task_id=task_id, prompt=prompt)
-        await insert_fresh(self.store, record, "competition_id", "comp", competition_row)
+        await self.ids.insert(self.store, record, "competition_id", competition_row)
         self.running[record.competition_id] = record
         try:
             await self._run(record, providers, progress, started)

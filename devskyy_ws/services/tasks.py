@@ -21,7 +21,7 @@ import attrs
 
 from .. import serde
 from ..hub import Hub
-from ..ids import insert_fresh
+from ..ids import FreshIds
 from ..jsoncheck import MAX_TEXT_BYTES
 from ..messages import TaskUpdate, utcnow
 from ..providers.config import ProviderConfig
@@ -79,6 +79,7 @@ class TaskService:
         loader: RecordLoader | None = None,
     ) -> None:
         self.store = store
+        self.ids = FreshIds("task")
         self.loader = loader or RecordLoader()
         self.hub = hub
         self.agents = agents
@@ -290,7 +291,7 @@ class TaskService:
         self.agents.ensure_accepting(agent_type)
         category, technique = self.agents.choose(agent_type, prompt)
         task = TaskRecord(
-            task_id="",  # drawn by insert_fresh
+            task_id="",  # drawn by FreshIds
             agent_type=agent_type,
             prompt=prompt,
             parameters=parameters or {},
@@ -300,7 +301,7 @@ class TaskService:
         )
         task.metrics.start_time = task.created_at
         task.metrics.provider = "round_table" if use_round_table else self.providers.task_provider
-        accepted = await insert_fresh(self.store, task, "task_id", "task", task_row)
+        accepted = await self.ids.insert(self.store, task, "task_id", task_row)
         self._enqueue(task)
         await self._publish(task)
         return accepted
