@@ -103,42 +103,6 @@ def test_env_twins_and_flags_build_settings(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.cors_origins == ("https://a.example", "https://*.b.example")
 
 
-def test_the_command_freezes_start_up_objects_and_widens_the_young_generation(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A full collection over start-up's objects showed as 8-10 ms of loop lag."""
-    import asyncio
-    import gc
-    from typing import Any
-
-    from aiohttp import web
-
-    from devskyy_ws import cli, runner
-    from devskyy_ws.settings import Settings
-
-    started: list[web.Application] = []
-
-    async def serve(app: web.Application, *_: Any) -> None:
-        started.append(app)
-
-    monkeypatch.setattr(runner, "serve", serve)
-    app = web.Application()
-    loop = asyncio.new_event_loop()
-    cli._run(app, Settings(data_dir=tmp_path, port=0), loop)
-    assert loop.is_closed()
-    assert started == [app]
-    gc.unfreeze()
-    thresholds = gc.get_threshold()
-    try:
-        for hook in app.on_startup:
-            asyncio.run(hook(app))
-        assert gc.get_freeze_count() > 1000
-        assert gc.get_threshold() == cli.GC_THRESHOLDS != thresholds
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*thresholds)
-
-
 def test_event_loop_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     from devskyy_ws.cli import new_event_loop
 
