@@ -57,7 +57,7 @@ async def test_records_made_in_one_millisecond_list_newest_first(tmp_path: Path)
         for i in range(8):
             task = TaskRecord(task_id="", agent_type="support", prompt=f"p{i}", created_at=same)
             made.append((await ids.insert(store, task, "task_id", task_row)).id)
-        listed = [task_id for task_id, _ in await store.list_texts("task", limit=10)]
+        listed = [doc["taskId"] for doc in await store.list_docs("task", limit=10)]
         assert listed == list(reversed(made))
         stored = await store.get("task", made[0])
         assert stored is not None and stored["createdAt"] == "2026-11-25T12:00:00.123Z"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -46,6 +45,8 @@ def _row(i: int, status: str = "pending", group: str = "commerce") -> Row:
         latency_ms=10.0 * i,
         cost_usd=0.5,
         technique="chain_of_thought",
+        category="analysis" if i % 3 else None,
+        provider="p",
     )
 
 
@@ -56,30 +57,37 @@ async def test_put_get_list_filters_and_order(store: Store) -> None:
         )
     assert (await store.get("task", _row(1).id)) == _row(1, "completed").doc
     assert await store.get("task", "task-missing") is None
-    page, total = await store.list_records("task", limit=2)
-    assert total == 5 and [d["taskId"] for d in page] == [_row(4).id, _row(3).id]
-    commerce, total = await store.list_records(
-        "task", limit=10, group_key="commerce", statuses=["completed"]
-    )
-    assert total == 1 and commerce[0]["taskId"] == _row(1).id
-    assert await store.status_counts("task") == {"completed": 2, "pending": 3}
-    assert json.loads(await store.get_text("task", _row(1).id) or "") == _row(1, "completed").doc
-    assert await store.get_text("task", "task-missing") is None
-    texts = await store.list_texts("task", limit=2, statuses=["pending"])
-    assert [(i, json.loads(t)) for i, t in texts] == [
-        (_row(4).id, _row(4).doc),
-        (_row(2).id, _row(2).doc),
+    page = await store.list_docs("task", limit=2)
+    assert [d["taskId"] for d in page] == [_row(4).id, _row(3).id]
+    assert await store.count("task") == 5
+    assert [d["taskId"] for d in await store.list_docs("task", limit=2, offset=3)] == [
+        _row(1).id,
+        _row(0).id,
     ]
-    totals = await store.agent_totals("commerce")
-    assert (
-        totals["completed"] == 1
-        and totals["avg_latency_ms"] == 10.0
-        and totals["total_cost_usd"] == 1.5
-    )
-    stats = await store.technique_stats(None)
-    assert (
-        stats[0].technique == "chain_of_thought" and stats[0].uses == 2 and stats[0].successes == 2
-    )
+    commerce = await store.list_docs("task", limit=10, group_key="commerce", statuses=["completed"])
+    assert [d["taskId"] for d in commerce] == [_row(1).id]
+    assert await store.count("task", group_key="commerce", statuses=["completed"]) == 1
+    pending = await store.list_docs("task", limit=2, statuses=["pending"])
+    assert pending == [_row(4).doc, _row(2).doc]
+    assert [d["taskId"] for d in await store.in_status("task")] == [_row(i).id for i in range(5)]
+    by_status = {t.status: t for t in await store.tally("task")}
+    assert {s: t.count for s, t in by_status.items()} == {"completed": 2, "pending": 3}
+    assert by_status["completed"].latency_ms_sum == 40.0 and by_status["completed"].count == 2
+    assert by_status["pending"].cost_usd_sum == 1.5
+    mine = await store.tally("task", group_key="commerce")
+    assert [(t.status, t.count, t.mean_latency_ms) for t in mine] == [
+        ("completed", 1, 10.0),
+        ("pending", 2, 10.0),
+    ]
+    split = await store.tally("task", ["technique", "category"])
+    assert {(t.key, t.status, t.count) for t in split} == {
+        (("chain_of_thought", None), "completed", 1),
+        (("chain_of_thought", None), "pending", 1),
+        (("chain_of_thought", "analysis"), "completed", 1),
+        (("chain_of_thought", "analysis"), "pending", 2),
+    }
+    with pytest.raises(ValueError, match="cannot tally"):
+        await store.tally("task", ["doc"])  # type: ignore[list-item]
 
 
 async def test_claim_is_exactly_once_under_concurrency(store: Store) -> None:
@@ -97,7 +105,8 @@ async def test_add_never_overwrites_a_record(store: Store) -> None:
     assert await store.add(_row(3, "completed")) is True
     assert await store.add(_row(3, "pending", "support")) is False
     assert (await store.get("task", _row(3).id)) == _row(3, "completed").doc
-    page, total = await store.list_records("task", limit=10, group_key="support")
+    page = await store.list_docs("task", limit=10, group_key="support")
+    total = await store.count("task", group_key="support")
     assert (page, total) == ([], 0)
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import asyncpg
 import pytest
 
 from devskyy_ws.store.base import Row
-from devskyy_ws.store.postgres import POOL_SIZE, PostgresStore, _filters
+from devskyy_ws.store.postgres import POOL_SIZE, PostgresStore, _numbered
+from devskyy_ws.store.schema import MIGRATIONS, statements
+from devskyy_ws.store.sql import _filters
 
 from .system import postgres_url
 
@@ -58,18 +61,50 @@ async def test_a_filtered_list_walks_the_index_in_order_under_a_generic_plan(
         ]
         await store.put_many(rows)
         clause, args = _filters("task", "support", ["failed"])
-        sql = (
-            f"SELECT id, doc::text AS doc FROM records WHERE {clause}"
-            f" ORDER BY created_at DESC, id DESC LIMIT ${len(args) + 1}"
+        sql = _numbered(
+            f"SELECT doc FROM records WHERE {clause}"
+            " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
         )
         async with store._pool.acquire() as conn:
             await conn.execute("ANALYZE records")
             await conn.execute("SET plan_cache_mode = force_generic_plan")
-            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args, 20)
+            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *args, 20, 0)
         text = json.dumps(plan)
         assert '"Sort"' not in text, text
         assert "records_kind_group_status_created" in text, text
-        page = await store.list_texts("task", limit=20, group_key="support", statuses=["failed"])
-        assert len(page) == 20 and page[0][0] == f"task-{2998:012x}"
+        page = await store.list_docs("task", limit=20, group_key="support", statuses=["failed"])
+        assert len(page) == 20 and page[0]["taskId"] == f"task-{2998:012x}"
+    finally:
+        await store.close()
+
+
+async def test_a_database_from_before_migration_4_gets_category_and_provider(
+    postgres_url: str,
+) -> None:
+    store = PostgresStore(postgres_url)
+    conn = await asyncpg.connect(store.dsn)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{store.schema}"')
+        await conn.execute(f'SET search_path TO "{store.schema}"')
+        await conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY)")
+        for version, migration in MIGRATIONS[:3]:
+            for statement in statements(migration, "postgresql"):
+                await conn.execute(statement)
+            await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
+        doc = {"taskId": "task-1", "category": "analysis", "metrics": {"provider": "offline"}}
+        await conn.execute(
+            "INSERT INTO records (id, kind, group_key, status, created_at, technique, doc)"
+            " VALUES ('task-1', 'task', 'support', 'completed', 1.0, 'react', $1)",
+            json.dumps(doc),
+        )
+    finally:
+        await conn.close()
+    await store.open()
+    try:
+        tallies = await store.tally("task", ["technique", "category", "provider"])
+        assert [(t.key, t.status, t.count) for t in tallies] == [
+            (("react", "analysis", "offline"), "completed", 1)
+        ]
+        assert await store.get("task", "task-1") == doc
     finally:
         await store.close()

@@ -42,14 +42,14 @@ async def test_a_read_never_overtakes_a_write_made_before_it(sqlite_store: Sqlit
     done = attrs.evolve(row, status="completed", doc={**row.doc, "status": "completed"})
     write = asyncio.create_task(sqlite_store.put(done))
     await asyncio.sleep(0)  # the write is queued behind the held call
-    read = asyncio.create_task(sqlite_store.get_text("task", row.id))
-    listed = asyncio.create_task(sqlite_store.list_texts("task", limit=1, statuses=["completed"]))
+    read = asyncio.create_task(sqlite_store.get("task", row.id))
+    listed = asyncio.create_task(sqlite_store.list_docs("task", limit=1, statuses=["completed"]))
     await asyncio.sleep(0)
     release.set()
     await asyncio.gather(held, write)
-    text = await read
-    assert text is not None and '"status":"completed"' in text
-    assert [i for i, _ in await listed] == [row.id]
+    doc = await read
+    assert doc is not None and doc["status"] == "completed"
+    assert [d["taskId"] for d in await listed] == [row.id]
 
 
 async def test_a_transaction_that_fails_leaves_none_of_its_rows(
@@ -120,7 +120,7 @@ async def test_statements_run_on_the_store_thread_in_wal(sqlite_store: SqliteSto
         lambda db: db.set_trace_callback(lambda _: threads.add(threading.get_ident()))
     )
     assert await sqlite_store.add(_row(1))
-    await sqlite_store.list_records("task", limit=5)
+    await sqlite_store.list_docs("task", limit=5)
     assert len(threads) == 1 and threading.get_ident() not in threads
     mode = await sqlite_store._run(lambda db: db.execute("PRAGMA journal_mode").fetchone()[0])
     assert mode == "wal"

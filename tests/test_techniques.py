@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from devskyy_ws.services.stats import TechniqueStat
 from devskyy_ws.services.techniques import (
     TECHNIQUES,
     categorize,
@@ -9,7 +10,6 @@ from devskyy_ws.services.techniques import (
     learn_preferences,
     shape_prompt,
 )
-from devskyy_ws.store.base import TechniqueStat
 
 
 def test_categories_from_prompts() -> None:

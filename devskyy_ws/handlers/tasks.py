@@ -25,13 +25,15 @@ async def list_tasks(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 20, 1, 100)
     agent_type = query_choice(request, "agent_type", list(services.agents.agents))
     status = query_choice(request, "status", TASK_STATUSES)
-    body = await services.tasks.recent_json(limit=limit, agent_type=agent_type, status=status)
-    return web.Response(text=body, content_type="application/json")
+    return json_response(
+        await services.tasks.recent(limit=limit, agent_type=agent_type, status=status)
+    )
 
 
 async def get_task(request: web.Request) -> web.Response:
-    body = await request.app[SERVICES_KEY].tasks.get_json(request.match_info["task_id"])
-    return web.Response(text=body, content_type="application/json")
+    return json_response(
+        await request.app[SERVICES_KEY].tasks.get_doc(request.match_info["task_id"])
+    )
 
 
 async def submit_task(request: web.Request) -> web.Response:

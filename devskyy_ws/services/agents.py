@@ -18,6 +18,7 @@ from ..records import AgentInfo, AgentStats, TaskRecord
 from ..store.base import Store
 from .errors import Conflict, NotFound
 from .roster import AgentDefinition
+from .stats import agent_totals, technique_stats
 from .techniques import Preference, categorize, choose_technique, learn_preferences
 
 __all__ = ["AgentService"]
@@ -99,7 +100,7 @@ class AgentService:
 
     async def stats(self, agent_type: str) -> AgentStats:
         runtime = self.runtime(agent_type)
-        totals = await self.store.agent_totals(agent_type)
+        totals = agent_totals(await self.store.tally("task", group_key=agent_type))
         finished = totals["completed"] + totals["failed"]
         return AgentStats(
             tasks_completed=int(totals["completed"]),
@@ -189,10 +190,12 @@ class AgentService:
     async def _learn(self, agent_type: str) -> None:
         runtime = self.agents[agent_type]
         try:
-            stats = await self.store.technique_stats(agent_type)
+            tallies = await self.store.tally(
+                "task", ["technique", "category"], group_key=agent_type
+            )
             if self.learn_delay:
                 await asyncio.sleep(self.learn_delay)
-            runtime.preferences = learn_preferences(stats)
+            runtime.preferences = learn_preferences(technique_stats(tallies))
             runtime.learning_cycles += 1
             await self._persist(agent_type)
         except Exception:

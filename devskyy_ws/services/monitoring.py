@@ -12,6 +12,7 @@ from ..messages import utcnow
 from ..store.base import Store
 from ..timing import RequestStats
 from ..version import __version__
+from . import stats as tallied
 from .agents import AgentService
 from .metrics import MetricsService
 from .round_table import RoundTableService
@@ -123,20 +124,24 @@ class MonitoringService:
                 "success_rate": round(s.successes / s.uses, 4) if s.uses else 0.0,
                 "mean_latency_ms": round(s.mean_latency_ms, 3),
             }
-            for s in await self.store.technique_stats(None)
+            for s in tallied.technique_stats(
+                await self.store.tally("task", ["technique", "category"])
+            )
         ]
         return {
             "techniques": techniques,
-            "providers": await self.store.provider_task_stats(),
+            "providers": tallied.provider_stats(await self.store.tally("task", ["provider"])),
             "round_table": await self.round_table.stats(),
         }
 
     async def _business(self) -> dict[str, Any]:
-        tasks = await self.store.status_counts("task")
-        competitions = await self.store.status_counts("competition")
-        pipelines = await self.store.status_counts("pipeline")
-        task_cost = await self.store.cost_total("task")
-        competition_cost = await self.store.cost_total("competition")
+        task_tallies = await self.store.tally("task")
+        competition_tallies = await self.store.tally("competition")
+        tasks = tallied.status_counts(task_tallies)
+        competitions = tallied.status_counts(competition_tallies)
+        pipelines = tallied.status_counts(await self.store.tally("pipeline"))
+        task_cost = tallied.cost_total(task_tallies)
+        competition_cost = tallied.cost_total(competition_tallies)
         return {
             "tasks_by_status": tasks,
             "tasks_total": sum(tasks.values()),

@@ -253,9 +253,9 @@ class PipelineService:
     async def page(
         self, limit: int, offset: int, stage: str | None
     ) -> tuple[list[PipelineRecord], int]:
-        docs, total = await self.store.list_records(
-            "pipeline", limit=limit, offset=offset, statuses=[stage] if stage else None
-        )
+        stages = [stage] if stage else None
+        docs = await self.store.list_docs("pipeline", limit=limit, offset=offset, statuses=stages)
+        total = await self.store.count("pipeline", statuses=stages)
         stored = self.loader.many(docs, PipelineRecord, "pipeline")
         return [self.active.get(r.pipeline_id) or r for r in stored], total
 

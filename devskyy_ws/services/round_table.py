@@ -94,7 +94,8 @@ class RoundTableService:
         return self.loader.one(doc, CompetitionRecord, "competition")
 
     async def page(self, limit: int, offset: int) -> tuple[list[CompetitionRecord], int]:
-        docs, total = await self.store.list_records("competition", limit=limit, offset=offset)
+        docs = await self.store.list_docs("competition", limit=limit, offset=offset)
+        total = await self.store.count("competition")
         return self.loader.many(docs, CompetitionRecord, "competition"), total
 
     async def stats(self) -> list[dict[str, Any]]:
@@ -104,7 +105,7 @@ class RoundTableService:
             return {"n": 0, "wins": 0, "score": 0.0, "scored": 0, "latency": 0.0, "cost": 0.0}
 
         acc: dict[str, dict[str, float]] = {name: empty() for name in self.providers.providers}
-        for doc in await self.store.all_docs("competition"):
+        for doc in await self.store.in_status("competition"):
             winner = (doc.get("winner") or {}).get("provider")
             for entry in doc.get("entries", []):
                 a = acc.setdefault(entry["provider"], empty())

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from ..store.base import TechniqueStat
+from .stats import TechniqueStat
 
 __all__ = [
     "CATEGORIES",

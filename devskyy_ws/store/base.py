@@ -1,14 +1,15 @@
-"""The store interface. Records travel as JSON documents plus a few indexed columns.
+"""The store interface, by what it holds: records, claims on them, state, samples.
 
-Each kind of record (task, competition, pipeline) is a row with the columns its list
-queries filter and sort on, and the full document as JSON; the document's shape is the
-converter's, so the store never needs to know a record's fields.
+Each kind of record (task, competition, pipeline) is a row with the columns its lists
+filter, sort and add up on, and the full document as JSON; the document's shape is the
+converter's, so the store never needs to know a record's fields. The rules (what counts
+as a success, what a rate is) live in the services.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
 
@@ -17,10 +18,15 @@ from ..serde import dumps
 __all__ = [
     "KINDS",
     "RECORD_COLUMNS",
+    "Claims",
+    "Records",
     "Row",
+    "Samples",
+    "State",
     "Store",
     "StoreUnavailable",
-    "TechniqueStat",
+    "Tally",
+    "TallyColumn",
     "record_values",
 ]
 
@@ -44,9 +50,14 @@ class Row:
     latency_ms: float | None = None
     cost_usd: float | None = None
     technique: str | None = None
+    category: str | None = None
+    provider: str | None = None
 
 
-RECORD_COLUMNS = "id, kind, group_key, status, created_at, latency_ms, cost_usd, technique, doc"
+RECORD_COLUMNS = (
+    "id, kind, group_key, status, created_at, latency_ms, cost_usd, technique, category,"
+    " provider, doc"
+)
 
 
 def record_values(row: Row) -> tuple[Any, ...]:
@@ -60,39 +71,47 @@ def record_values(row: Row) -> tuple[Any, ...]:
         row.latency_ms,
         row.cost_usd,
         row.technique,
+        row.category,
+        row.provider,
         dumps(row.doc),
     )
 
 
+TallyColumn = Literal["group_key", "technique", "category", "provider"]
+
+
 @attrs.frozen
-class TechniqueStat:
-    technique: str
-    category: str
-    uses: int
-    successes: int
-    mean_latency_ms: float
+class Tally:
+    """Records of one kind that share `key` (the values of the tallied columns) and a
+    status: how many, and the sums services turn into rates and means."""
+
+    key: tuple[str | None, ...]
+    status: str
+    count: int
+    latency_count: int  # of those with a latency
+    latency_ms_sum: float
+    cost_usd_sum: float
+
+    @property
+    def mean_latency_ms(self) -> float:
+        return self.latency_ms_sum / self.latency_count if self.latency_count else 0.0
 
 
-class Store(Protocol):
-    """What the services need from a database; every method is safe to await."""
-
-    name: str
-
-    async def open(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def ping(self) -> bool: ...
-
+class Records(Protocol):
     async def put(self, row: Row) -> None:
         """Insert or replace a record."""
 
     async def add(self, row: Row) -> bool:
         """Insert a new record; False, and nothing written, when its id is taken."""
 
+    async def put_many(self, rows: Sequence[Row]) -> None: ...
+
+    async def put_if(self, row: Row, expected_status: str) -> bool:
+        """Write only if the stored status is still `expected_status` (no lost cancel)."""
+
     async def get(self, kind: str, id: str) -> dict[str, Any] | None: ...
 
-    async def list_records(
+    async def list_docs(
         self,
         kind: str,
         *,
@@ -100,36 +119,35 @@ class Store(Protocol):
         offset: int = 0,
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Newest first; the page and the total that match."""
+    ) -> list[dict[str, Any]]:
+        """Newest first."""
 
-    async def get_text(self, kind: str, id: str) -> str | None:
-        """The stored JSON text of a record, undecoded."""
+    async def count(
+        self, kind: str, *, group_key: str | None = None, statuses: Sequence[str] | None = None
+    ) -> int: ...
 
-    async def list_texts(
-        self,
-        kind: str,
-        *,
-        limit: int,
-        group_key: str | None = None,
-        statuses: Sequence[str] | None = None,
-    ) -> list[tuple[str, str]]:
-        """Newest first, as (id, stored JSON text): for lists served without decoding."""
+    async def in_status(
+        self, kind: str, statuses: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Every record in `statuses` (in any, if None), oldest first."""
 
-    async def in_status(self, kind: str, statuses: Sequence[str]) -> list[dict[str, Any]]: ...
+    async def status_of(self, kind: str, ids: Sequence[str]) -> dict[str, str]: ...
+
+    async def tally(
+        self, kind: str, by: Sequence[TallyColumn] = (), *, group_key: str | None = None
+    ) -> list[Tally]:
+        """Counts and sums per value of the `by` columns and status."""
+
+
+class Claims(Protocol):
+    """Leases that let exactly one of several instances run a queued record."""
 
     shared: bool
     """True when several instances share this store (they then poll for work)."""
 
     async def claim(
         self, kind: str, id: str, from_status: str, owner: str, lease_s: float = 30.0
-    ) -> bool:
-        """Atomically take a queued record so exactly one instance runs it."""
-
-    async def put_if(self, row: Row, expected_status: str) -> bool:
-        """Write only if the stored status is still `expected_status` (no lost cancel)."""
-
-    async def status_of(self, kind: str, ids: Sequence[str]) -> dict[str, str]: ...
+    ) -> bool: ...
 
     async def renew(self, kind: str, ids: Sequence[str], owner: str, lease_s: float) -> None: ...
 
@@ -144,15 +162,14 @@ class Store(Protocol):
     async def disown(self, kind: str, status: str, owner: str | None) -> None:
         """Forget the owner of records in `status` (of `owner`, or of anyone if None)."""
 
-    async def agent_totals(self, agent_type: str) -> dict[str, float]:
-        """completed, failed, avg_latency_ms and total_cost_usd over an agent's tasks."""
 
-    async def technique_stats(self, agent_type: str | None) -> list[TechniqueStat]: ...
-
+class State(Protocol):
     async def get_state(self, key: str) -> dict[str, Any] | None: ...
 
     async def put_state(self, key: str, value: dict[str, Any]) -> None: ...
 
+
+class Samples(Protocol):
     async def add_samples(self, samples: Sequence[tuple[float, dict[str, float]]]) -> None: ...
 
     async def samples(self, since: float, resolution: str) -> list[tuple[float, dict[str, float]]]:
@@ -161,18 +178,14 @@ class Store(Protocol):
     async def rollup(self, now: float) -> dict[str, int]:
         """Roll raw samples into minutes and hours and drop what is past retention."""
 
-    async def count_rows(self, table: str) -> int: ...
 
-    async def status_counts(self, kind: str) -> dict[str, int]:
-        """How many records of a kind are in each status (or stage)."""
+class Store(Records, Claims, State, Samples, Protocol):
+    """What the services need from a database; every method is safe to await."""
 
-    async def cost_total(self, kind: str) -> float: ...
+    name: str
 
-    async def provider_task_stats(self) -> list[dict[str, Any]]:
-        """Per provider that ran tasks: uses, successes, mean latency, cost."""
+    async def open(self) -> None: ...
 
-    async def all_docs(self, kind: str) -> list[dict[str, Any]]: ...
+    async def close(self) -> None: ...
 
-    async def put_many(self, rows: Sequence[Row]) -> None: ...
-
-    async def integrity_ok(self) -> bool: ...
+    async def ping(self) -> bool: ...

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "RETENTION", "ROLLUPS"]
+__all__ = ["MIGRATIONS", "RETENTION", "ROLLUPS", "statements"]
 
-MIGRATIONS: list[tuple[int, list[str]]] = [
+Statement = str | dict[str, str]
+"""One statement for both stores (`{json}` and `{real}` name each one's types), or one
+per store name where their SQL differs."""
+
+MIGRATIONS: list[tuple[int, list[Statement]]] = [
     (
         1,
         [
@@ -44,6 +48,34 @@ MIGRATIONS.append(
         ],
     )
 )
+
+MIGRATIONS.append(
+    (
+        4,
+        [
+            "ALTER TABLE records ADD COLUMN category TEXT",
+            "ALTER TABLE records ADD COLUMN provider TEXT",
+            {
+                "sqlite": "UPDATE records SET category = json_extract(doc, '$.category'),"
+                " provider = json_extract(doc, '$.metrics.provider') WHERE kind = 'task'",
+                "postgresql": "UPDATE records SET category = doc->>'category',"
+                " provider = doc#>>'{metrics,provider}' WHERE kind = 'task'",
+            },
+        ],
+    )
+)
+
+
+def statements(version: list[Statement], store: str) -> list[str]:
+    """A migration's statements as the store named `store` runs them."""
+    types = {"sqlite": ("TEXT", "REAL"), "postgresql": ("JSONB", "DOUBLE PRECISION")}[store]
+    return [
+        (s if isinstance(s, str) else s[store])
+        .replace("{json}", types[0])
+        .replace("{real}", types[1])
+        for s in version
+    ]
+
 
 # (source, target, bucket width in seconds)
 ROLLUPS: list[tuple[str, str, float]] = [("raw", "minute", 60.0), ("minute", "hour", 3600.0)]
