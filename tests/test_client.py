@@ -92,3 +92,24 @@ async def test_reconnect_and_resume_across_a_server_restart(tmp_path: Path) -> N
                 assert restarted.terminate() == 0
     finally:
         await channel.close()
+
+
+def test_importing_the_client_loads_no_server_module() -> None:
+    """A producer's or dashboard's process imports the client alone: the contract
+    (messages, records, their converter), never the app, hub, store or services."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, devskyy_ws.client; "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('devskyy_ws'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(done.stdout.split())
+    assert "devskyy_ws.client" in loaded
+    contract = {"devskyy_ws", "devskyy_ws.client", "devskyy_ws.version", "devskyy_ws.messages",
+                "devskyy_ws.records", "devskyy_ws.serde", "devskyy_ws.jsoncheck"}  # fmt: skip
+    assert loaded <= contract, loaded - contract
+    assert "aiohttp.web" not in done.stdout
