@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,6 +29,7 @@ import attrs
 
 from . import serde
 from .messages import MESSAGE_TYPES, Pong
+from .retry import backoff
 
 __all__ = ["ChannelClient", "ChannelClosed", "backoff"]
 
@@ -45,11 +45,6 @@ class ChannelClosed(Exception):
         super().__init__(f"channel closed ({code}): {reason}")
         self.code = code
         self.reason = reason
-
-
-def backoff(attempt: int, base: float = 1.0, cap: float = 30.0) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-    return random.uniform(0, min(cap, base * 2**attempt))
 
 
 def parse_message(doc: dict[str, Any]) -> Any:

@@ -1,16 +1,53 @@
-"""Retry timing and a circuit breaker for calls to outside services."""
+"""Retries with backoff, and a circuit breaker, for calls to outside services (and the
+client's reconnects: the one backoff everything uses)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-__all__ = ["CircuitBreaker", "CircuitOpen", "backoff_delay"]
+__all__ = ["CircuitBreaker", "CircuitOpen", "Retry", "backoff", "with_retries"]
+
+T = TypeVar("T")
 
 
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
     """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2**attempt)]."""
     return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+class Retry(Exception):
+    """An attempt failed in a way the next one may not (a 429, a 5xx, a lost connection).
+
+    Args:
+        reason: what went wrong, for the error after the last attempt.
+        after: seconds to wait, when the server said (Retry-After); else the backoff.
+    """
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.after = after
+
+
+async def with_retries(attempt: Callable[[], Awaitable[T]], retries: int, base: float) -> T:
+    """`attempt()` until it returns, at most `retries` + 1 times; a `Retry` it raises
+    waits and tries again, anything else ends the loop at once.
+
+    Raises:
+        Retry: the last attempt's, when every attempt asked for another.
+    """
+    for n in range(retries + 1):
+        try:
+            return await attempt()
+        except Retry as exc:
+            if n == retries:
+                raise
+            await asyncio.sleep(exc.after if exc.after is not None else backoff(n, base))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class CircuitOpen(Exception):

@@ -110,6 +110,7 @@ def test_importing_the_client_loads_no_server_module() -> None:
     loaded = set(done.stdout.split())
     assert "devskyy_ws.client" in loaded
     contract = {"devskyy_ws", "devskyy_ws.client", "devskyy_ws.version", "devskyy_ws.messages",
+                "devskyy_ws.retry",
                 "devskyy_ws.records", "devskyy_ws.serde", "devskyy_ws.jsoncheck"}  # fmt: skip
     assert loaded <= contract, loaded - contract
     assert "aiohttp.web" not in done.stdout

@@ -6,7 +6,6 @@ llama.cpp server, Groq, Mistral, Together): POST {base_url}/chat/completions.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import time
@@ -15,7 +14,7 @@ from typing import Any, Protocol
 import aiohttp
 import attrs
 
-from ..retry import backoff_delay
+from ..retry import Retry, with_retries
 
 __all__ = ["Completion", "LLMProvider", "OpenAICompatProvider", "ProviderError"]
 
@@ -128,8 +127,8 @@ class OpenAICompatProvider:
         }
         started = time.perf_counter()
         per_try = aiohttp.ClientTimeout(total=timeout or self.timeout)
-        last = "no attempt made"
-        for attempt in range(self.max_retries + 1):
+
+        async def attempt() -> Completion:
             try:
                 async with self._session_for_loop().post(
                     f"{self.base_url}/chat/completions",
@@ -138,24 +137,22 @@ class OpenAICompatProvider:
                     timeout=per_try,
                 ) as resp:
                     if resp.status in RETRYABLE:
-                        last = f"HTTP {resp.status}"
-                        delay = _retry_after(resp.headers.get("Retry-After"))
-                    elif resp.status >= 400:
+                        after = _retry_after(resp.headers.get("Retry-After"))
+                        raise Retry(f"HTTP {resp.status}", after)
+                    if resp.status >= 400:
                         raise ProviderError(f"{self.name}: HTTP {resp.status} from the provider")
-                    else:
-                        doc = await _json_body(resp, self.name)
-                        return self._completion(doc, started)
-            except TimeoutError:
-                last = f"timed out after {per_try.total:g}s"
-                delay = None
+                    return self._completion(await _json_body(resp, self.name), started)
+            except TimeoutError as exc:
+                raise Retry(f"timed out after {per_try.total:g}s") from exc
             except aiohttp.ClientError as exc:
-                last = f"connection failed ({type(exc).__name__})"
-                delay = None
-            if attempt < self.max_retries:
-                await asyncio.sleep(
-                    delay if delay is not None else backoff_delay(attempt, self.backoff_base)
-                )
-        raise ProviderError(f"{self.name}: {last} after {self.max_retries + 1} attempts")
+                raise Retry(f"connection failed ({type(exc).__name__})") from exc
+
+        try:
+            return await with_retries(attempt, self.max_retries, self.backoff_base)
+        except Retry as exc:
+            raise ProviderError(
+                f"{self.name}: {exc.reason} after {self.max_retries + 1} attempts"
+            ) from exc
 
     def _completion(self, doc: Any, started: float) -> Completion:
         try:

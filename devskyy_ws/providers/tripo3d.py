@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from ..retry import CircuitBreaker, CircuitOpen, backoff_delay
+from ..retry import CircuitBreaker, CircuitOpen, Retry, with_retries
 from .three_d import GenerationError, GenerationRequest, Progress
 
 __all__ = ["TripoClient"]
@@ -76,39 +76,38 @@ class TripoClient:
             self.breaker.check()
         except CircuitOpen as exc:
             raise GenerationError(f"Tripo3D is unavailable: {exc}") from exc
-        last = "no attempt"
-        for attempt in range(self.max_retries + 1):
+
+        async def attempt() -> Any:
             try:
                 async with self._http().request(
                     method, url, headers=self._headers(), **kwargs
                 ) as resp:
                     if resp.status in RETRYABLE:
-                        last = f"HTTP {resp.status}"
-                    elif resp.status >= 400:
+                        raise Retry(f"HTTP {resp.status}")
+                    if resp.status >= 400:
                         self.breaker.failure()
                         raise GenerationError(f"Tripo3D refused the request (HTTP {resp.status})")
-                    else:
-                        doc = await resp.json(content_type=None)
-                        if (
-                            not isinstance(doc, dict)
-                            or doc.get("code") != 0
-                            or not isinstance(doc.get("data"), dict)
-                        ):
-                            message = doc.get("message") if isinstance(doc, dict) else None
-                            self.breaker.failure()
-                            raise GenerationError(
-                                f"Tripo3D error: {message or 'malformed response'}"
-                            )
-                        self.breaker.success()
-                        return doc["data"]
+                    doc = await resp.json(content_type=None)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                last = type(exc).__name__
-            if attempt < self.max_retries:
-                await asyncio.sleep(backoff_delay(attempt, self.backoff_base))
-        self.breaker.failure()
-        raise GenerationError(
-            f"Tripo3D did not answer ({last} after {self.max_retries + 1} attempts)"
-        )
+                raise Retry(type(exc).__name__) from exc
+            if (
+                not isinstance(doc, dict)
+                or doc.get("code") != 0
+                or not isinstance(doc.get("data"), dict)
+            ):
+                message = doc.get("message") if isinstance(doc, dict) else None
+                self.breaker.failure()
+                raise GenerationError(f"Tripo3D error: {message or 'malformed response'}")
+            self.breaker.success()
+            return doc["data"]
+
+        try:
+            return await with_retries(attempt, self.max_retries, self.backoff_base)
+        except Retry as exc:
+            self.breaker.failure()
+            raise GenerationError(
+                f"Tripo3D did not answer ({exc.reason} after {self.max_retries + 1} attempts)"
+            ) from exc
 
     async def generate(self, request: GenerationRequest, progress: Progress) -> bytes:
         body: dict[str, Any]

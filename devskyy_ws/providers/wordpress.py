@@ -3,7 +3,6 @@ WooCommerce product's meta (GLB URL, AR enabled, generation date, quality)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import os
@@ -11,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from ..retry import CircuitBreaker, CircuitOpen, backoff_delay
+from ..retry import CircuitBreaker, CircuitOpen, Retry, with_retries
 from .three_d import UploadError, UploadRequest
 
 __all__ = ["WordPressUploader"]
@@ -69,8 +68,8 @@ class WordPressUploader:
             raise UploadError(f"WordPress is unavailable: {exc}") from exc
         headers = {"Authorization": self._auth(), **kwargs.pop("headers", {})}
         raw = kwargs.pop("data", None)
-        last = "no attempt"
-        for attempt in range(self.max_retries + 1):
+
+        async def attempt() -> Any:
             if raw is not None:  # a fresh stream each attempt; raw bytes would block the loop
                 kwargs["data"] = io.BytesIO(raw)
             try:
@@ -78,21 +77,21 @@ class WordPressUploader:
                     if resp.status in ok:
                         self.breaker.success()
                         return await resp.json(content_type=None)
-                    if resp.status not in RETRYABLE:
-                        self.breaker.failure()
-                        where = url.split("/wp-json")[-1]
-                        raise UploadError(
-                            f"WordPress refused {method} {where} (HTTP {resp.status})"
-                        )
-                    last = f"HTTP {resp.status}"
+                    if resp.status in RETRYABLE:
+                        raise Retry(f"HTTP {resp.status}")
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                last = type(exc).__name__
-            if attempt < self.max_retries:
-                await asyncio.sleep(backoff_delay(attempt, self.backoff_base))
-        self.breaker.failure()
-        raise UploadError(
-            f"WordPress did not answer ({last} after {self.max_retries + 1} attempts)"
-        )
+                raise Retry(type(exc).__name__) from exc
+            self.breaker.failure()
+            where = url.split("/wp-json")[-1]
+            raise UploadError(f"WordPress refused {method} {where} (HTTP {resp.status})")
+
+        try:
+            return await with_retries(attempt, self.max_retries, self.backoff_base)
+        except Retry as exc:
+            self.breaker.failure()
+            raise UploadError(
+                f"WordPress did not answer ({exc.reason} after {self.max_retries + 1} attempts)"
+            ) from exc
 
     async def upload(self, request: UploadRequest) -> str:
         filename = f"{request.pipeline_id}.{request.format}"
