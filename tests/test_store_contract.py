@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,6 +70,13 @@ async def test_put_get_list_filters_and_order(store: Store) -> None:
     assert await store.count("task", group_key="commerce", statuses=["completed"]) == 1
     pending = await store.list_docs("task", limit=2, statuses=["pending"])
     assert pending == [_row(4).doc, _row(2).doc]
+    texts = await store.list_json("task", limit=2, statuses=["pending"])
+    assert [(i, json.loads(t)) for i, t in texts] == [
+        (_row(4).id, pending[0]),
+        (_row(2).id, pending[1]),
+    ]
+    assert json.loads(await store.get_json("task", _row(1).id) or "") == _row(1, "completed").doc
+    assert await store.get_json("task", "task-missing") is None
     assert [d["taskId"] for d in await store.in_status("task")] == [_row(i).id for i in range(5)]
     by_status = {t.status: t for t in await store.tally("task")}
     assert {s: t.count for s, t in by_status.items()} == {"completed": 2, "pending": 3}

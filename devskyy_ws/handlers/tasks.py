@@ -25,15 +25,13 @@ async def list_tasks(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 20, 1, 100)
     agent_type = query_choice(request, "agent_type", list(services.agents.agents))
     status = query_choice(request, "status", TASK_STATUSES)
-    return json_response(
-        await services.tasks.recent(limit=limit, agent_type=agent_type, status=status)
-    )
+    body = await services.tasks.recent_json(limit=limit, agent_type=agent_type, status=status)
+    return web.Response(text=body, content_type="application/json")
 
 
 async def get_task(request: web.Request) -> web.Response:
-    return json_response(
-        await request.app[SERVICES_KEY].tasks.get_doc(request.match_info["task_id"])
-    )
+    body = await request.app[SERVICES_KEY].tasks.get_json(request.match_info["task_id"])
+    return web.Response(text=body, content_type="application/json")
 
 
 async def submit_task(request: web.Request) -> web.Response:

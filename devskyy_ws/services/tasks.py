@@ -211,31 +211,33 @@ class TaskService:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
         return self.loader.one(doc, TaskRecord, "task")
 
-    async def get_doc(self, task_id: str) -> dict[str, Any]:
-        """One task's document: its live state if it is active here, else as stored.
+    async def get_json(self, task_id: str) -> str:
+        """One task as JSON text (live state if it is active here, else as stored).
 
         Raises:
             NotFound: no such task.
         """
         live = self.active.get(task_id)
-        doc: dict[str, Any] | None
         if live is not None:
-            doc = serde.unstructure(live)
-            return doc
-        doc = await self.store.get("task", task_id)
-        if doc is None:
+            return serde.dumps(serde.unstructure(live))
+        text = await self.store.get_json("task", task_id)
+        if text is None:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
-        return doc
+        return text
 
-    async def recent(
-        self, *, limit: int, agent_type: str | None, status: str | None
-    ) -> list[dict[str, Any]]:
-        """Newest first: stored documents as stored, live ones as they are now."""
-        docs = await self.store.list_docs(
+    async def recent_json(self, *, limit: int, agent_type: str | None, status: str | None) -> str:
+        """The task list as JSON text, newest first: stored documents as stored, live ones
+        as they are now. Stored documents already have the wire shape, so they are never
+        decoded and encoded again."""
+        rows = await self.store.list_json(
             "task", limit=limit, group_key=agent_type, statuses=[status] if status else None
         )
         live = self.active
-        return [serde.unstructure(live[d["taskId"]]) if d["taskId"] in live else d for d in docs]
+        parts = [
+            serde.dumps(serde.unstructure(live[task_id])) if task_id in live else text
+            for task_id, text in rows
+        ]
+        return "[" + ",".join(parts) + "]"
 
     def snapshot(self) -> dict[str, Any]:
         return {

@@ -121,6 +121,25 @@ class SqlStore(ABC):
             (*args, limit, offset),
         )
 
+    async def get_json(self, kind: str, id: str) -> str | None:
+        rows = await self._rows("SELECT doc FROM records WHERE id = ? AND kind = ?", (id, kind))
+        return str(rows[0][0]) if rows else None
+
+    async def list_json(
+        self,
+        kind: str,
+        *,
+        limit: int,
+        group_key: str | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> list[tuple[str, str]]:
+        clause, args = _filters(kind, group_key, statuses)
+        rows = await self._rows(
+            f"SELECT id, doc FROM records WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*args, limit),
+        )
+        return [(str(r[0]), str(r[1])) for r in rows]
+
     async def count(
         self, kind: str, *, group_key: str | None = None, statuses: Sequence[str] | None = None
     ) -> int:
