@@ -100,9 +100,7 @@ async def test_put_get_list_filters_and_order(store: Store) -> None:
 
 async def test_claim_is_exactly_once_under_concurrency(store: Store) -> None:
     await store.put(_row(1))
-    results = await asyncio.gather(
-        *(store.claim("task", _row(1).id, "pending", f"i{n}") for n in range(10))
-    )
+    results = await asyncio.gather(*(store.claim(_row(1), "pending", f"i{n}") for n in range(10)))
     assert results.count(True) == 1
     assert await store.unclaimed("task", "pending", 10) == []
     await store.disown("task", "pending", None)
@@ -127,8 +125,8 @@ async def test_put_if_never_overwrites_a_changed_status(store: Store) -> None:
 
 async def test_leases_expire(store: Store) -> None:
     await store.put(_row(3))
-    assert await store.claim("task", _row(3).id, "pending", "me", lease_s=0.01)
-    await store.put(_row(3, "running"))
+    assert await store.claim(_row(3, "running"), "pending", "me", lease_s=0.01)
+    assert (await store.get("task", _row(3).id)) == _row(3, "running").doc
     assert [d["taskId"] for d in await store.expired("task", "running", time.time() + 1)] == [
         _row(3).id
     ]

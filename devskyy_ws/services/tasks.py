@@ -389,8 +389,16 @@ class TaskService:
                     task = await self._unpark(task_id)
                 if task is None or task.status != "pending":
                     continue
+                start_time = utcnow()
+                running = attrs.evolve(
+                    task,
+                    status="running",
+                    metrics=attrs.evolve(task.metrics, start_time=start_time),
+                )
+                # The shared record changes only once the store agrees: a cancel racing
+                # this write must never see (or answer with) a status the store refused.
                 claimed = await self.store.claim(
-                    "task", task_id, "pending", self.instance_id, self.lease_s
+                    task_row(running), "pending", self.instance_id, self.lease_s
                 )
             except Exception:
                 # The store is down: leave the task queued (it is in the store as
@@ -404,6 +412,8 @@ class TaskService:
             if not claimed or task.status != "pending":  # taken elsewhere, or cancelled
                 self.active.pop(task_id, None)
                 continue
+            task.status = "running"
+            task.metrics.start_time = start_time
             job = asyncio.create_task(self._run(task))
             self._jobs[task_id] = job
             job.add_done_callback(partial(self._forget_job, task_id))
@@ -445,21 +455,12 @@ class TaskService:
             await asyncio.sleep(self.step_delay)
 
     async def _run(self, task: TaskRecord) -> None:
-        if task.status != "pending":
+        """Run a task its worker has claimed (it is running in the store already)."""
+        if task.status != "running":
             return  # cancelled between claim and start
         started = time.perf_counter()
-        start_time = utcnow()
-        running = attrs.evolve(
-            task, status="running", metrics=attrs.evolve(task.metrics, start_time=start_time)
-        )
-        # The shared record changes only once the store agrees: a cancel racing this
-        # write must never see (or answer with) a status the store refused.
-        if not await self.store.put_if(task_row(running), "pending"):
-            self.active.pop(task.task_id, None)  # cancelled between claim and start
-            return
-        task.status = "running"
-        task.metrics.start_time = start_time
-        started_at = serde.format_timestamp(start_time)
+        assert task.metrics.start_time is not None
+        started_at = serde.format_timestamp(task.metrics.start_time)
         await self.agents.task_started(task, started_at)
         await self._progress(task, 5.0)
         try:

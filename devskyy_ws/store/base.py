@@ -159,9 +159,9 @@ class Claims(Protocol):
     shared: bool
     """True when several instances share this store (they then poll for work)."""
 
-    async def claim(
-        self, kind: str, id: str, from_status: str, owner: str, lease_s: float = 30.0
-    ) -> bool: ...
+    async def claim(self, row: Row, from_status: str, owner: str, lease_s: float = 30.0) -> bool:
+        """Take a record still in `from_status` and unowned, writing `row` (its new
+        status and document) in the same statement; False if it was not there to take."""
 
     async def renew(self, kind: str, ids: Sequence[str], owner: str, lease_s: float) -> None: ...
 

@@ -183,13 +183,20 @@ class SqlStore(ABC):
         ]
 
     # -- claims ------------------------------------------------------------------------
-    async def claim(
-        self, kind: str, id: str, from_status: str, owner: str, lease_s: float = 30.0
-    ) -> bool:
+    async def claim(self, row: Row, from_status: str, owner: str, lease_s: float = 30.0) -> bool:
         changed = await self._write(
-            "UPDATE records SET owner = ?, lease_until = ? WHERE id = ? AND kind = ?"
-            " AND status = ? AND owner IS NULL",
-            (owner, time.time() + lease_s, id, kind, from_status),
+            "UPDATE records SET owner = ?, lease_until = ?, status = ?, latency_ms = ?,"
+            " cost_usd = ?, technique = ?, category = ?, provider = ?, doc = ?"
+            " WHERE id = ? AND kind = ? AND status = ? AND owner IS NULL",
+            (
+                owner,
+                time.time() + lease_s,
+                *record_values(row)[3:4],
+                *record_values(row)[5:],
+                row.id,
+                row.kind,
+                from_status,
+            ),
         )
         return changed == 1
 
