@@ -124,3 +124,39 @@ async def test_statements_run_on_the_store_thread_in_wal(sqlite_store: SqliteSto
     assert len(threads) == 1 and threading.get_ident() not in threads
     mode = await sqlite_store._run(lambda db: db.execute("PRAGMA journal_mode").fetchone()[0])
     assert mode == "wal"
+
+
+async def test_calls_queued_together_commit_as_one_group_and_fail_alone(
+    sqlite_store: SqliteStore,
+) -> None:
+    """Held, the thread finds five calls waiting: one commit for all of them; the clash
+    fails alone, and the call whose second statement fails leaves neither."""
+    assert await sqlite_store.add(_row(0))
+    release, held = await _held(sqlite_store)
+    before = sqlite_store.commits
+
+    def half_then_fail(db: sqlite3.Connection) -> None:
+        db.execute("INSERT INTO state (key, value) VALUES ('half', '{}')")
+        raise sqlite3.IntegrityError("second statement failed")
+
+    calls = [
+        asyncio.create_task(sqlite_store.add(_row(1))),
+        asyncio.create_task(sqlite_store.add(_row(0))),  # its id is taken
+        asyncio.create_task(sqlite_store._run(half_then_fail, transaction=True)),
+        asyncio.create_task(sqlite_store.put_state("kept", {"n": 1})),
+        asyncio.create_task(sqlite_store.add(_row(2))),
+    ]
+    await asyncio.sleep(0)
+    release.set()
+    await held
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert results[0] is True and results[1] is False and results[4] is True
+    assert isinstance(results[2], sqlite3.IntegrityError)
+    assert sqlite_store.commits - before == 1
+    assert await sqlite_store.get_state("half") is None
+    assert await sqlite_store.get_state("kept") == {"n": 1}
+    assert [d["taskId"] for d in await sqlite_store.list_docs("task", limit=5)] == [
+        _row(2).id,
+        _row(1).id,
+        _row(0).id,
+    ]

@@ -3,14 +3,25 @@
 Every call runs on that thread, in the order made, so the event loop never waits on
 disk, SQLite sees one writer, and a read made after a write sees it. WAL lets readers
 in other processes (backups, the CLI) in, and SQLite checkpoints the WAL by itself.
+
+Group commit: under load, calls arrive faster than SQLite commits them one by one, and
+each answer would wake the event loop once. So the thread takes every call waiting in
+its queue, runs them in one transaction with a savepoint each, commits once and answers
+them in one wake-up of the loop. A call that raises rolls back to its savepoint and
+fails alone; a commit that fails fails every call it held, so no caller hears "done"
+for a write that is not in the database. Measured against the FastAPI + SQLAlchemy peer
+(docs/benchmarks.md), a call per commit and per wake-up held POST to 4.6-5.0x the
+peer's requests/s and the lists to 9.5x; grouped, 13x and 30x.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,9 +30,13 @@ from .base import StoreUnavailable
 from .schema import MIGRATIONS, statements
 from .sql import SqlStore
 
-__all__ = ["SqliteStore"]
+__all__ = ["MAX_GROUP", "SqliteStore"]
 
 T = TypeVar("T")
+Call = Callable[[sqlite3.Connection], Any]
+Job = tuple[Call, bool, "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+Outcome = tuple[bool, Any]  # (succeeded, value or exception)
+MAX_GROUP = 128
 
 
 class SqliteStore(SqlStore):
@@ -30,40 +45,89 @@ class SqliteStore(SqlStore):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._thread: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._gate = threading.Lock()  # a call is queued only while the thread will answer
+        self._thread: threading.Thread | None = None
         self._db: sqlite3.Connection | None = None
+        self.commits = 0  # groups committed, for tests
 
     # -- plumbing ------------------------------------------------------------------
     async def _run(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = False) -> T:
-        """`fn(connection)` on the store's thread; in a transaction of its own when it
-        runs more than one statement that writes."""
-        thread = self._thread
-        if thread is None:
-            raise StoreUnavailable("the store is not open")
+        """`fn(connection)` on the store's thread, in its group's transaction.
+
+        Args:
+            transaction: `fn` runs more than one statement that writes, so it gets a
+                transaction (or a savepoint in a group) of its own, and fails whole.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        with self._gate:
+            if self._thread is None:
+                raise StoreUnavailable("the store is not open")
+            self._queue.put((fn, transaction, future, loop))
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                thread, self._call, fn, transaction
-            )
-        except RuntimeError as exc:  # closed while the call was being sent
-            raise StoreUnavailable("the store is closed") from exc
+            return await future
         except sqlite3.OperationalError as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    def _call(self, fn: Callable[[sqlite3.Connection], T], transaction: bool) -> T:
+    def _serve(self) -> None:
         db = self._db
-        if db is None:
-            raise sqlite3.OperationalError("the database is closed")
-        if not transaction:
-            return fn(db)
-        db.execute("BEGIN IMMEDIATE")
+        assert db is not None
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stopping = True
+                    break
+                group.append(job)
+            _answer(group, self._run_group(db, group))
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("PRAGMA optimize")
+        db.close()
+        self._db = None
+
+    def _run_group(self, db: sqlite3.Connection, group: list[Job]) -> list[Outcome]:
+        """Never raises: the thread outlives any failure (the group's calls fail)."""
+        if len(group) == 1 and not group[0][1]:
+            try:
+                return [(True, group[0][0](db))]
+            except Exception as exc:
+                return [(False, exc)]
         try:
-            result = fn(db)
-        except BaseException:
-            if db.in_transaction:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return [(False, exc)] * len(group)
+        outcomes: list[Outcome] = []
+        for fn, several, *_ in group:
+            # One statement needs no savepoint: SQLite undoes a failed one by itself.
+            if several:
+                db.execute("SAVEPOINT call")
+            try:
+                outcomes.append((True, fn(db)))
+            except Exception as exc:
+                if not db.in_transaction:  # SQLite undid it all (disk full, I/O error)
+                    return [(False, exc)] * len(group)
+                if several:
+                    db.execute("ROLLBACK TO call")
+                outcomes.append((False, exc))
+            if several:
+                db.execute("RELEASE call")
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
+            return [(False, exc)] * len(group)
+        self.commits += 1
+        return outcomes
 
     def _connect(self) -> None:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -78,33 +142,24 @@ class SqliteStore(SqlStore):
             raise
         self._db = db
 
-    def _disconnect(self) -> None:
-        if self._db is not None:
-            self._db.execute("PRAGMA optimize")
-            self._db.close()
-            self._db = None
-
     async def open(self) -> None:
         if self._thread is not None:
             return
         private_file(self.path)
-        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(thread, self._connect)
-        except BaseException:
-            thread.shutdown(wait=False)
-            raise
-        self._thread = thread
+        await asyncio.to_thread(self._connect)  # the connection is then the thread's alone
+        with self._gate:
+            self._thread = threading.Thread(target=self._serve, name="sqlite", daemon=True)
+            self._thread.start()
 
     async def close(self) -> None:
-        """Finish what is queued, then close the connection and end the thread."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(thread, self._disconnect)
-        await loop.run_in_executor(None, thread.shutdown)
+        """Finish what is queued, then close the connection and end the thread; calls
+        made from now on are refused."""
+        with self._gate:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._queue.put(None)
+        await asyncio.to_thread(thread.join)
 
     async def ping(self) -> bool:
         try:
@@ -121,6 +176,26 @@ class SqliteStore(SqlStore):
 
     async def _write_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         await self._run(lambda db: db.executemany(sql, rows), transaction=True)
+
+
+def _answer(group: list[Job], outcomes: list[Outcome]) -> None:
+    """Settle each caller's future, with one wake-up per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Outcome]]] = {}
+    for (_, _, future, loop), outcome in zip(group, outcomes, strict=True):
+        by_loop.setdefault(loop, []).append((future, outcome))
+    for loop, answers in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting
+            loop.call_soon_threadsafe(_settle, answers)
+
+
+def _settle(answers: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
+    for future, (ok, value) in answers:
+        if future.done():  # the caller was cancelled; the call ran anyway
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
