@@ -41,6 +41,7 @@ types: $(STAMP)
 	$(PY) scripts/gen_typescript.py
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) scripts/bench_ws.py --compression
 	$(PY) scripts/bench_rest.py
 	$(PY) scripts/bench_metrics.py
