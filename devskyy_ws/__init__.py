@@ -16,7 +16,7 @@ from .version import __version__
 
 if TYPE_CHECKING:
     from .app import create_app
-    from .hub import Hub
+    from .channels.hub import Hub
     from .keys import HUB_KEY, JWT_KEY, REQUEST_STATS_KEY, SERVICES_KEY, SETTINGS_KEY, STORE_KEY
     from .settings import Settings
 
@@ -35,7 +35,7 @@ __all__ = [
 
 _HOMES = {
     "create_app": ".app",
-    "Hub": ".hub",
+    "Hub": ".channels.hub",
     "Settings": ".settings",
     **dict.fromkeys(
         ["HUB_KEY", "JWT_KEY", "REQUEST_STATS_KEY", "SERVICES_KEY", "SETTINGS_KEY", "STORE_KEY"],

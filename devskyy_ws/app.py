@@ -13,11 +13,14 @@ from collections.abc import AsyncIterator, Awaitable
 
 from aiohttp import web
 
-from .auth import JwtKeys, auth_middleware
-from .brokers import open_broker
-from .cors import OriginPolicy, cors_middleware
-from .errors import error_middleware
-from .hub import Hub
+from .channels.brokers import open_broker
+from .channels.hub import Hub
+from .http.auth import JwtKeys, auth_middleware
+from .http.cors import OriginPolicy, cors_middleware
+from .http.errors import error_middleware
+from .http.prometheus import build_registry
+from .http.ratelimit import TokenBuckets, ratelimit_middleware
+from .http.timing import RequestStats, timing_middleware
 from .keys import (
     HANDSHAKE_KEY,
     HUB_KEY,
@@ -31,13 +34,10 @@ from .keys import (
     STARTED_KEY,
     STORE_KEY,
 )
-from .prometheus import build_registry
-from .ratelimit import TokenBuckets, ratelimit_middleware
 from .routes import setup_routes
 from .services.container import build_services
 from .settings import Settings
 from .store import open_store
-from .timing import RequestStats, timing_middleware
 from .version import SERVER_HEADER
 
 __all__ = ["create_app"]

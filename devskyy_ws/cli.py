@@ -365,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _token(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from .auth import JwtKeys
+    from .http.auth import JwtKeys
 
     settings = settings_from_args(parser, args, serve=False)
     try:
@@ -457,7 +457,7 @@ def _run(app: Any, settings: Settings, loop: asyncio.AbstractEventLoop | None = 
     Raises:
         OSError: the address cannot be bound.
     """
-    from .runner import bind, serve
+    from .http.runner import bind, serve
 
     sock = bind(settings.host, settings.port, settings.reuse_port)
     loop = loop or asyncio.new_event_loop()

@@ -27,8 +27,8 @@ from typing import Any
 import aiohttp
 import attrs
 
-from . import serde
-from .messages import MESSAGE_TYPES, Pong
+from .contract import serde
+from .contract.messages import MESSAGE_TYPES, Pong
 from .retry import backoff
 
 __all__ = ["ChannelClient", "ChannelClosed", "backoff"]

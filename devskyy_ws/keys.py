@@ -9,14 +9,14 @@ from aiohttp import web
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from .auth import JwtKeys
-    from .cors import OriginPolicy
-    from .hub import Hub
-    from .ratelimit import TokenBuckets
+    from .channels.hub import Hub
+    from .http.auth import JwtKeys
+    from .http.cors import OriginPolicy
+    from .http.ratelimit import TokenBuckets
+    from .http.timing import RequestStats
     from .services.container import Services
     from .settings import Settings
     from .store.base import Store
-    from .timing import RequestStats
 
 __all__ = [
     "HANDSHAKE_KEY",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .handlers import (
+from .http.handlers import (
     agents,
     docs,
     events,

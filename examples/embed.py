@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from devskyy_ws import HUB_KEY, Settings, create_app
-from devskyy_ws.messages import AgentStatusUpdate, TaskUpdate
+from devskyy_ws.contract.messages import AgentStatusUpdate, TaskUpdate
 
 ORDERS: web.AppKey[list[dict[str, object]]] = web.AppKey("orders", list)
 DEVSKYY: web.AppKey[web.Application] = web.AppKey("devskyy", web.Application)

@@ -53,7 +53,7 @@ LAG = "/api/v1/monitoring/metrics?metrics=health"
 
 
 async def fill_devskyy(url: str, count: int) -> list[str]:
-    from devskyy_ws.records import TaskRecord
+    from devskyy_ws.contract.records import TaskRecord
     from devskyy_ws.services.tasks import task_row
     from devskyy_ws.store import open_store
 

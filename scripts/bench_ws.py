@@ -68,7 +68,7 @@ def serve(
         import tempfile
 
         from devskyy_ws import HUB_KEY, Settings, create_app
-        from devskyy_ws.messages import TaskUpdate
+        from devskyy_ws.contract.messages import TaskUpdate
 
         settings = Settings(
             data_dir=Path(tempfile.mkdtemp()),
@@ -94,7 +94,7 @@ def serve(
         async def trigger(request: web.Request) -> web.Response:
             return await publisher(request, publish)
 
-        from devskyy_ws.auth import public
+        from devskyy_ws.http.auth import public
 
         inner.router.add_post("/bench/publish", public(trigger))  # loopback-only bench route
         app = inner

@@ -399,7 +399,7 @@ def main() -> int:
     args = parser.parse_args()
     token = args.token
     if token is None:
-        from devskyy_ws.auth import JwtKeys
+        from devskyy_ws.http.auth import JwtKeys
         from devskyy_ws.settings import Settings
 
         token = JwtKeys.from_settings(Settings(data_dir=args.data_dir or "devskyy-data")).mint(

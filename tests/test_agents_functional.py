@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from devskyy_ws import SERVICES_KEY, STORE_KEY, serde
-from devskyy_ws.records import TaskRecord
+from devskyy_ws import SERVICES_KEY, STORE_KEY
+from devskyy_ws.contract import serde
+from devskyy_ws.contract.records import TaskRecord
 from devskyy_ws.services.tasks import task_row
 
 from .conftest import ClientFactory, auth

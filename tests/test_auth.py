@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from devskyy_ws.auth import JwtKeys
+from devskyy_ws.http.auth import JwtKeys
 from devskyy_ws.settings import Settings
 
 from .conftest import ClientFactory, auth

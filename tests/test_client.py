@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from devskyy_ws.client import ChannelClient, ChannelClosed, backoff
-from devskyy_ws.messages import ResyncRequired, Snapshot, TaskUpdate
+from devskyy_ws.contract.messages import ResyncRequired, Snapshot, TaskUpdate
 
 from .conftest import ClientFactory, auth
 from .server_process import ServerProcess
@@ -109,8 +109,8 @@ def test_importing_the_client_loads_no_server_module() -> None:
     )
     loaded = set(done.stdout.split())
     assert "devskyy_ws.client" in loaded
-    contract = {"devskyy_ws", "devskyy_ws.client", "devskyy_ws.version", "devskyy_ws.messages",
-                "devskyy_ws.retry",
-                "devskyy_ws.records", "devskyy_ws.serde", "devskyy_ws.jsoncheck"}  # fmt: skip
+    contract = {"devskyy_ws", "devskyy_ws.client", "devskyy_ws.version", "devskyy_ws.retry"}
+    contract |= {f"devskyy_ws.contract{m}" for m in ("", ".messages", ".records", ".serde",
+                                                    ".jsoncheck")}  # fmt: skip
     assert loaded <= contract, loaded - contract
     assert "aiohttp.web" not in done.stdout

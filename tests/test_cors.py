@@ -7,7 +7,7 @@ import logging
 import pytest
 from aiohttp import WSServerHandshakeError
 
-from devskyy_ws.cors import OriginPolicy
+from devskyy_ws.http.cors import OriginPolicy
 from devskyy_ws.settings import DEFAULT_CORS_ORIGINS, Settings
 
 from .conftest import ClientFactory, auth

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from devskyy_ws import HUB_KEY, JWT_KEY, Settings, create_app
-from devskyy_ws.messages import AgentStatusUpdate
+from devskyy_ws.contract.messages import AgentStatusUpdate
 
 
 async def test_subapp_serves_rest_ws_and_host_publishes(

@@ -91,7 +91,7 @@ async def test_unhandled_error_is_generic_500(make_client: ClientFactory) -> Non
 
     # A route added before start-up would be the normal way; the router is frozen now,
     # so exercise the middleware directly with a real request object.
-    from devskyy_ws.errors import error_middleware
+    from devskyy_ws.http.errors import error_middleware
 
     request = client.app  # the frozen app proves the middleware is registered
     assert error_middleware in request.middlewares

@@ -9,8 +9,8 @@ import struct
 import pytest
 from pygltflib import GLTF2
 
-from devskyy_ws.services.gltf_build import build_glb, png, shape_for
-from devskyy_ws.services.gltf_check import Limits, check_glb, image_size
+from devskyy_ws.gltf.build import build_glb, png, shape_for
+from devskyy_ws.gltf.check import Limits, check_glb, image_size
 
 
 def _independent(data: bytes) -> GLTF2:

@@ -12,7 +12,7 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from devskyy_ws import HUB_KEY
-from devskyy_ws.messages import TaskUpdate
+from devskyy_ws.contract.messages import TaskUpdate
 
 from .conftest import ClientFactory
 from .server_process import ServerProcess

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType, WSServerHandshakeError
 
 from devskyy_ws import HUB_KEY
-from devskyy_ws.messages import AgentStatusUpdate, ErrorMessage, TaskUpdate
+from devskyy_ws.contract.messages import AgentStatusUpdate, ErrorMessage, TaskUpdate
 
 from .conftest import ClientFactory, auth
 from .wsraw import open_raw
@@ -249,7 +249,7 @@ async def test_a_burst_shares_one_write_per_socket_in_order(make_client: ClientF
 async def test_a_sockets_own_messages_and_close_follow_what_it_holds(
     make_client: ClientFactory,
 ) -> None:
-    from devskyy_ws.messages import Pong
+    from devskyy_ws.contract.messages import Pong
 
     client = await make_client()
     hub = client.app[HUB_KEY]

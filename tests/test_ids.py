@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from devskyy_ws.ids import FreshIds, new_id
-from devskyy_ws.records import TaskRecord
+from devskyy_ws.contract.records import TaskRecord
+from devskyy_ws.services.ids import FreshIds, new_id
 from devskyy_ws.services.tasks import task_row
 from devskyy_ws.store.sqlite import SqliteStore
 

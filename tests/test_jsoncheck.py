@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from devskyy_ws.jsoncheck import MAX_DEPTH, MAX_SAFE_INT, JsonLimitError, check_json
+from devskyy_ws.contract.jsoncheck import MAX_DEPTH, MAX_SAFE_INT, JsonLimitError, check_json
 
 
 def _nested(depth: int) -> object:

@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from devskyy_ws import Settings, create_app
+from devskyy_ws.contract.records import PipelineRecord
 from devskyy_ws.keys import STORE_KEY
-from devskyy_ws.records import PipelineRecord
 from devskyy_ws.services.loading import RecordLoader, Unreadable
 from devskyy_ws.store.base import Row
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from devskyy_ws import serde
-from devskyy_ws.messages import MESSAGE_TYPES, MetricsUpdate
+from devskyy_ws.contract import serde
+from devskyy_ws.contract.messages import MESSAGE_TYPES, MetricsUpdate
 
 from .doc_examples import DOC, SHARED, message_examples
 

@@ -13,7 +13,7 @@ import pytest
 from pygltflib import GLTF2
 
 from devskyy_ws import SERVICES_KEY, STORE_KEY
-from devskyy_ws.records import PipelineRecord
+from devskyy_ws.contract.records import PipelineRecord
 from devskyy_ws.services.pipeline3d import pipeline_row
 
 from .conftest import ClientFactory, auth

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from devskyy_ws.auth import JwtKeys
+from devskyy_ws.http.auth import JwtKeys
 from devskyy_ws.providers.three_d import LocalStorage, UploadRequest
 from devskyy_ws.settings import Settings
 from devskyy_ws.store.sqlite import SqliteStore

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from devskyy_ws.protocol import ProtocolError, Resume, parse_client_message, parse_position
+from devskyy_ws.channels.protocol import ProtocolError, Resume, parse_client_message, parse_position
 
 
 @pytest.mark.parametrize(

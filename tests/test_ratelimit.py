@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devskyy_ws.ratelimit import TokenBuckets
+from devskyy_ws.http.ratelimit import TokenBuckets
 
 from .conftest import ClientFactory, auth, token_for
 

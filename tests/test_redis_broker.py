@@ -12,7 +12,7 @@ import attrs
 import redis.asyncio as aioredis
 
 from devskyy_ws import HUB_KEY, Settings, create_app
-from devskyy_ws.messages import TaskUpdate
+from devskyy_ws.contract.messages import TaskUpdate
 
 from .server_process import ServerProcess
 from .system import REDIS, postgres_url, redis_url

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import ClientSession, WSMsgType
 
 from devskyy_ws import HUB_KEY
-from devskyy_ws.messages import AgentStatusUpdate, TaskUpdate
+from devskyy_ws.contract.messages import AgentStatusUpdate, TaskUpdate
 
 from .conftest import ClientFactory
 from .helpers import next_message

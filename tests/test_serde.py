@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devskyy_ws.messages import TaskUpdate, utcnow
-from devskyy_ws.records import ToolInfo
-from devskyy_ws.serde import format_timestamp, loads_body, parse_timestamp, unstructure
+from devskyy_ws.contract.messages import TaskUpdate, utcnow
+from devskyy_ws.contract.records import ToolInfo
+from devskyy_ws.contract.serde import format_timestamp, loads_body, parse_timestamp, unstructure
 
 ZONES = st.sampled_from(
     [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]

@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from devskyy_ws.records import TaskRecord
+from devskyy_ws.contract.records import TaskRecord
 from devskyy_ws.services.tasks import task_row
 from devskyy_ws.store.base import Row, StoreUnavailable
 from devskyy_ws.store.sqlite import SqliteStore

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 
 from devskyy_ws import HUB_KEY
-from devskyy_ws.messages import AgentStatusUpdate, TaskUpdate
+from devskyy_ws.contract.messages import AgentStatusUpdate, TaskUpdate
 
 from .conftest import ClientFactory, token_for
 from .helpers import next_message

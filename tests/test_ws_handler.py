@@ -164,7 +164,7 @@ async def test_the_frontend_path_serves_every_channel_like_the_api_path(
     client: TestClient[Any, Any],
 ) -> None:
     from devskyy_ws import HUB_KEY
-    from devskyy_ws.messages import TaskUpdate
+    from devskyy_ws.contract.messages import TaskUpdate
 
     hub = client.app[HUB_KEY]
     ws = await client.ws_connect("/ws/tasks")
@@ -202,7 +202,7 @@ async def test_subscribe_without_filters_means_everything(
     client: TestClient[Any, Any], message: dict[str, Any]
 ) -> None:
     from devskyy_ws import HUB_KEY
-    from devskyy_ws.messages import AgentStatusUpdate
+    from devskyy_ws.contract.messages import AgentStatusUpdate
 
     ws = await client.ws_connect("/api/ws/agents")
     await ws.send_json({"type": "subscribe", "filters": {"agent_type": "commerce"}})

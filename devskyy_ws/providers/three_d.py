@@ -13,8 +13,8 @@ from typing import Protocol
 
 import attrs
 
+from ..gltf.build import build_glb
 from ..private import private_dir, write_private
-from ..services.gltf_build import build_glb
 
 __all__ = [
     "GenerationError",

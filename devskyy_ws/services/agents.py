@@ -12,9 +12,9 @@ from typing import Any
 
 import attrs
 
-from ..hub import Hub
-from ..messages import AgentStatusUpdate
-from ..records import AgentInfo, AgentStats, TaskRecord
+from ..channels.hub import Hub
+from ..contract.messages import AgentStatusUpdate
+from ..contract.records import AgentInfo, AgentStats, TaskRecord
 from ..store.base import Store
 from .errors import Conflict, NotFound
 from .roster import AgentDefinition

@@ -19,10 +19,10 @@ from .round_table import RoundTableService
 from .tasks import TaskService
 
 if TYPE_CHECKING:
-    from ..hub import Hub
+    from ..channels.hub import Hub
+    from ..http.timing import RequestStats
     from ..settings import Settings
     from ..store.base import Store
-    from ..timing import RequestStats
 
 __all__ = ["Service", "Services", "build_services"]
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from .. import serde
+from ..contract import serde
 from .errors import DomainError
 
 __all__ = ["RecordLoader", "Unreadable"]

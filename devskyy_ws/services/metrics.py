@@ -16,11 +16,11 @@ from typing import Any
 
 import psutil
 
-from .. import serde
-from ..hub import Hub
-from ..messages import MetricsSample, MetricsUpdate, utcnow
+from ..channels.hub import Hub
+from ..contract import serde
+from ..contract.messages import MetricsSample, MetricsUpdate, utcnow
+from ..http.timing import RequestStats
 from ..store.base import Store
-from ..timing import RequestStats
 from .looplag import LoopLag
 
 __all__ = ["MetricsService", "read_system"]

@@ -6,11 +6,11 @@ import time
 from collections import Counter
 from typing import Any
 
-from .. import serde
-from ..hub import Hub
-from ..messages import utcnow
+from ..channels.hub import Hub
+from ..contract import serde
+from ..contract.messages import utcnow
+from ..http.timing import RequestStats
 from ..store.base import Store
-from ..timing import RequestStats
 from ..version import __version__
 from . import stats as tallied
 from .agents import AgentService

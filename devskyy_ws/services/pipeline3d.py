@@ -18,10 +18,11 @@ from typing import Any
 
 import attrs
 
-from .. import serde
-from ..hub import Hub
-from ..ids import FreshIds
-from ..messages import PipelineUpdate, utcnow
+from ..channels.hub import Hub
+from ..contract import serde
+from ..contract.messages import PipelineUpdate, utcnow
+from ..contract.records import PipelineRecord
+from ..gltf.check import Limits, check_glb
 from ..providers.three_d import (
     GenerationError,
     GenerationRequest,
@@ -34,10 +35,9 @@ from ..providers.three_d import (
 )
 from ..providers.tripo3d import TripoClient
 from ..providers.wordpress import WordPressUploader
-from ..records import PipelineRecord
 from ..store.base import Row, Store
 from .errors import Conflict, Invalid, NotFound
-from .gltf_check import Limits, check_glb
+from .ids import FreshIds
 from .loading import RecordLoader
 
 __all__ = ["PIPELINE_ID", "PipelineConfig", "PipelineService", "load_pipeline_config"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from ..records import ToolInfo
+from ..contract.records import ToolInfo
 
 __all__ = ["AGENT_TYPES", "AgentDefinition", "RosterError", "load_roster"]
 

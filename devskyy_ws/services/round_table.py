@@ -12,16 +12,16 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .. import serde
-from ..hub import Hub
-from ..ids import FreshIds
-from ..jsoncheck import MAX_TEXT_BYTES
-from ..messages import CompetitionUpdate, utcnow
+from ..channels.hub import Hub
+from ..contract import serde
+from ..contract.jsoncheck import MAX_TEXT_BYTES
+from ..contract.messages import CompetitionUpdate, utcnow
+from ..contract.records import ABTest, CompetitionEntry, CompetitionRecord, TaskRecord
 from ..providers.config import OFFLINE_JUDGE, ProviderConfig
 from ..providers.llm import Completion, LLMProvider, ProviderError
-from ..records import ABTest, CompetitionEntry, CompetitionRecord, TaskRecord
 from ..store.base import Row, Store
 from .errors import Invalid, NotFound, TooLarge
+from .ids import FreshIds
 from .judge import JUDGE_INSTRUCTIONS, Judgement, JudgementError, offline_judgement, parse_judgement
 from .loading import RecordLoader
 from .scoring import ScoreInput, score, weighted_total

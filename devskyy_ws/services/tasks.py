@@ -19,17 +19,17 @@ from typing import Any
 
 import attrs
 
-from .. import serde
-from ..hub import Hub
-from ..ids import FreshIds
-from ..jsoncheck import MAX_TEXT_BYTES
-from ..messages import TaskUpdate, utcnow
+from ..channels.hub import Hub
+from ..contract import serde
+from ..contract.jsoncheck import MAX_TEXT_BYTES
+from ..contract.messages import TaskUpdate, utcnow
+from ..contract.records import TaskRecord
 from ..providers.config import ProviderConfig
 from ..providers.llm import Completion, ProviderError
-from ..records import TaskRecord
 from ..store.base import Row, Store, StoreUnavailable
 from .agents import AgentService
 from .errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
+from .ids import FreshIds
 from .loading import RecordLoader
 from .techniques import shape_prompt
 

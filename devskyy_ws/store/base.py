@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from ..serde import dumps
+from ..contract.serde import dumps
 
 __all__ = [
     "KINDS",

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from ..serde import dumps
+from ..contract.serde import dumps
 from .base import RECORD_COLUMNS, Row, Tally, TallyColumn, record_values
 from .schema import RETENTION, ROLLUPS
 

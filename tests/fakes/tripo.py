@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from devskyy_ws.services.gltf_build import build_glb
+from devskyy_ws.gltf.build import build_glb
 
 from .base import LocalFake
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..channels.protocol import SNAPSHOT_ALIASES
+from ..services.roster import AGENT_TYPES
+from ..services.series import RANGES
+from ..version import __version__
 from . import messages as m
 from . import records as r
 from .jsoncheck import MAX_TEXT_BYTES
-from .jsonschema_gen import SchemaSet
+from .jsonschema import SchemaSet
 from .messages import CHANNEL_MESSAGES, CHANNELS, PIPELINE_STAGES, TASK_STATUSES, type_name
-from .protocol import SNAPSHOT_ALIASES
-from .services.roster import AGENT_TYPES
-from .services.series import RANGES
-from .version import __version__
 
 __all__ = ["asyncapi_document", "openapi_document"]
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import serde
+from ...contract import serde
+from ...contract.messages import CHANNEL_MESSAGES, type_name, utcnow
+from ...keys import HUB_KEY
 from ..errors import ApiError
-from ..keys import HUB_KEY
-from ..messages import CHANNEL_MESSAGES, type_name, utcnow
 from .common import read_json
 
 __all__ = ["publish_event"]

@@ -16,22 +16,8 @@ from collections.abc import Collection
 import attrs
 from aiohttp import WSMsgType, web
 
-from ..auth import AuthError, public
-from ..errors import ApiError
-from ..hub import Connection, Hub
-from ..keys import HANDSHAKE_KEY, HUB_KEY, JWT_KEY, ORIGINS_KEY, SETTINGS_KEY
-from ..masking import MaskedSocketResponse
-from ..messages import (
-    CHANNELS,
-    Authenticated,
-    ErrorMessage,
-    Pong,
-    ResyncRequired,
-    Snapshot,
-    Subscribed,
-    Unsubscribed,
-)
-from ..protocol import (
+from ...channels.hub import Connection, Hub
+from ...channels.protocol import (
     Auth,
     ClientCommand,
     Ping,
@@ -43,6 +29,20 @@ from ..protocol import (
     parse_client_message,
     parse_position,
 )
+from ...contract.messages import (
+    CHANNELS,
+    Authenticated,
+    ErrorMessage,
+    Pong,
+    ResyncRequired,
+    Snapshot,
+    Subscribed,
+    Unsubscribed,
+)
+from ...keys import HANDSHAKE_KEY, HUB_KEY, JWT_KEY, ORIGINS_KEY, SETTINGS_KEY
+from ..auth import AuthError, public
+from ..errors import ApiError
+from ..masking import MaskedSocketResponse
 from ..proxy import client_address
 from ..ratelimit import Allowance
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import serde
+from ...contract import serde
+from ...contract.messages import PIPELINE_STAGES
+from ...keys import SERVICES_KEY
 from ..auth import requires_scope
 from ..errors import ApiError
-from ..keys import SERVICES_KEY
-from ..messages import PIPELINE_STAGES
 from .common import query_choice, query_int, read_json
 
 __all__ = ["asset", "cancel", "get_pipeline", "list_pipelines", "start_pipeline"]

@@ -6,9 +6,9 @@ import time
 
 from aiohttp import web
 
+from ...keys import HUB_KEY, STARTED_KEY, STORE_KEY
+from ...version import __version__
 from ..auth import claims_of, public
-from ..keys import HUB_KEY, STARTED_KEY, STORE_KEY
-from ..version import __version__
 
 __all__ = ["auth_me", "health"]
 

@@ -23,14 +23,14 @@ from typing import Any, Protocol
 import attrs
 from aiohttp import WSMsgType, web
 
-from . import serde
+from ..contract import serde
+from ..contract.messages import CHANNEL_MESSAGES, CHANNELS, Keepalive, ServerMessage
 from .filters import Filters, matches
 from .frames import frame_payload, text_frame
-from .messages import CHANNEL_MESSAGES, CHANNELS, Keepalive, ServerMessage
 
 __all__ = ["Broker", "ChannelStats", "Connection", "Entry", "Hub", "MemoryBroker"]
 
-log = logging.getLogger("devskyy_ws.hub")
+log = logging.getLogger("devskyy_ws.channels.hub")
 
 SnapshotProvider = Callable[[], dict[str, Any]]
 

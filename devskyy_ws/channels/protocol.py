@@ -12,8 +12,8 @@ from typing import Any
 
 import attrs
 
+from ..contract.jsoncheck import MAX_SAFE_INT, JsonLimitError, check_json
 from .filters import FilterError, Filters, parse_filters
-from .jsoncheck import MAX_SAFE_INT, JsonLimitError, check_json
 
 __all__ = [
     "Auth",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import serde
+from ...contract import serde
+from ...keys import SERVICES_KEY
 from ..errors import ApiError
-from ..keys import SERVICES_KEY
 from .common import query_int, read_json, require_str
 
 __all__ = ["compete", "get_competition", "list_competitions", "providers", "stats"]

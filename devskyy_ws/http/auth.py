@@ -21,9 +21,9 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 
+from ..private import private_dir
+from ..settings import Settings
 from .errors import ApiError
-from .private import private_dir
-from .settings import Settings
 
 __all__ = [
     "SCOPES",

@@ -21,8 +21,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from ..version import SERVER_HEADER
 from .errors import CODES, error_response
-from .version import SERVER_HEADER
 
 __all__ = ["ContractRunner", "bind", "serve"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ...keys import JWT_KEY, PROMETHEUS_KEY, SERVICES_KEY, SETTINGS_KEY
+from ...services.monitoring import GROUPS
+from ...services.series import RANGES
 from ..auth import AuthError, bearer_token, public
 from ..errors import ApiError
-from ..keys import JWT_KEY, PROMETHEUS_KEY, SERVICES_KEY, SETTINGS_KEY
-from ..services.monitoring import GROUPS
-from ..services.series import RANGES
 
 __all__ = ["monitoring_metrics", "prometheus_metrics"]
 

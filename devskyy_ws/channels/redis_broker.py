@@ -26,9 +26,9 @@ from urllib.parse import parse_qs, urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from . import serde
+from ..contract import serde
+from ..contract.messages import CHANNELS
 from .frames import text_frame
-from .messages import CHANNELS
 
 if TYPE_CHECKING:
     from .hub import Entry, Hub

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import serde
+from ...contract import serde
+from ...contract.jsoncheck import TOO_DEEP, JsonLimitError, check_json
 from ..errors import ApiError
-from ..jsoncheck import TOO_DEEP, JsonLimitError, check_json
 
 __all__ = ["query_choice", "query_int", "read_json", "require_bool", "require_dict", "require_str"]
 

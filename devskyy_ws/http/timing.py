@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 from aiohttp import web
 
+from ..settings import Network
 from .proxy import client_address
-from .settings import Network
 
 __all__ = ["LATENCY_BOUNDS", "RequestStats", "RouteLatency", "timing_middleware"]
 

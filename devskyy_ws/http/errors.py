@@ -12,12 +12,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .services.errors import DomainError
-from .store.base import StoreUnavailable
+from ..services.errors import DomainError
+from ..store.base import StoreUnavailable
 
 __all__ = ["CODES", "ApiError", "error_middleware", "error_response"]
 
-log = logging.getLogger("devskyy_ws.errors")
+log = logging.getLogger("devskyy_ws.http.errors")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

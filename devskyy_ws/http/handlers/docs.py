@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..apidoc import asyncapi_document, openapi_document
+from ...contract.apidoc import asyncapi_document, openapi_document
 from ..auth import public
 from .static import STATIC_DIR
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import serde
-from ..keys import SERVICES_KEY
-from ..records import ExecuteResponse
+from ...contract import serde
+from ...contract.records import ExecuteResponse
+from ...keys import SERVICES_KEY
 from .common import read_json, require_bool, require_dict, require_str
 
 __all__ = ["execute", "get_agent", "learn", "list_agents", "start", "stats", "stop", "tools"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .. import serde
-from ..keys import SERVICES_KEY
-from ..messages import TASK_STATUSES
+from ...contract import serde
+from ...contract.messages import TASK_STATUSES
+from ...keys import SERVICES_KEY
 from .common import (
     json_response,
     query_choice,

@@ -13,8 +13,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from .hub import Hub
-from .services.container import Services
+from ..channels.hub import Hub
+from ..services.container import Services
 from .timing import LATENCY_BOUNDS, RequestStats
 
 __all__ = ["build_registry"]

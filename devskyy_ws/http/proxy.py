@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
-from .settings import Network
+from ..settings import Network
 
 __all__ = ["client_address", "client_scheme"]
 

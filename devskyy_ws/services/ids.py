@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import attrs
 
-from .store.base import Row, Store
+from ..store.base import Row, Store
 
 __all__ = ["FreshIds", "new_id"]
 

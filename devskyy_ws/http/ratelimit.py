@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ..settings import Settings
 from .auth import AuthError, JwtKeys
 from .errors import error_response
 from .proxy import client_address
-from .settings import Settings
 
 __all__ = ["Allowance", "TokenBuckets", "ratelimit_middleware"]
 

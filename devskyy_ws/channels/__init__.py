@@ -1,0 +1,1 @@
+"""Channels: the hub, its frames and filters, the socket protocol, the brokers."""

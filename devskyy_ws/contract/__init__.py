@@ -1,0 +1,1 @@
+"""The API contract: messages, records, their converter, JSON Schema, OpenAPI/AsyncAPI."""

@@ -1,0 +1,1 @@
+"""GLB files: building them and checking them (pure functions, no I/O)."""

@@ -1,0 +1,1 @@
+"""The HTTP side: middlewares (auth, CORS, errors, rate limits, timing, proxy) and handlers."""
