@@ -20,7 +20,7 @@ from .http.cors import OriginPolicy, cors_middleware
 from .http.errors import error_middleware
 from .http.prometheus import build_registry
 from .http.ratelimit import TokenBuckets, ratelimit_middleware
-from .http.timing import RequestStats, timing_middleware
+from .http.timing import timing_middleware
 from .keys import (
     HANDSHAKE_KEY,
     HUB_KEY,
@@ -36,6 +36,7 @@ from .keys import (
 )
 from .routes import setup_routes
 from .services.container import build_services
+from .services.requests import RequestStats
 from .settings import Settings
 from .store import open_store
 from .version import SERVER_HEADER

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from .http.auth import JwtKeys
     from .http.cors import OriginPolicy
     from .http.ratelimit import TokenBuckets
-    from .http.timing import RequestStats
     from .services.container import Services
+    from .services.requests import RequestStats
     from .settings import Settings
     from .store.base import Store
 

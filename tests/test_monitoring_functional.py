@@ -262,7 +262,7 @@ async def test_prometheus_latency_histogram_counts_every_request(
 
 
 def test_request_stats_put_a_latency_in_the_first_bucket_that_holds_it() -> None:
-    from devskyy_ws.http.timing import LATENCY_BOUNDS, RequestStats
+    from devskyy_ws.services.requests import LATENCY_BOUNDS, RequestStats
 
     stats = RequestStats()
     for seconds in (0.0005, 0.001, 0.003, 0.003, 42.0):

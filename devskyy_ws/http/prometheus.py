@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 
 from ..channels.hub import Hub
 from ..services.container import Services
-from .timing import LATENCY_BOUNDS, RequestStats
+from ..services.requests import LATENCY_BOUNDS, RequestStats
 
 __all__ = ["build_registry"]
 

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from bisect import bisect_left
-from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import attrs
 from aiohttp import web
 
+from ..services.requests import RequestStats
 from ..settings import Network
 from .proxy import client_address
 
-__all__ = ["LATENCY_BOUNDS", "RequestStats", "RouteLatency", "timing_middleware"]
+__all__ = ["timing_middleware"]
 
 access_log = logging.getLogger("devskyy_ws.access")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -28,84 +26,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def safe_for_log(text: str, limit: int = 300) -> str:
     """Escape control and non-ASCII characters; a path can never start a new log line."""
     return text[:limit].encode("ascii", "backslashreplace").decode("ascii").replace("\n", "\\n")
-
-
-LATENCY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-"""Upper bounds (seconds) of the latency histogram's buckets; one more holds the rest."""
-_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_CLASSES = tuple(f"{n}xx" for n in range(10))
-
-
-@attrs.define
-class RouteLatency:
-    """One route's latency histogram: a count per bucket (not cumulative) and the sum."""
-
-    buckets: list[int] = attrs.Factory(lambda: [0] * (len(LATENCY_BOUNDS) + 1))
-    seconds: float = 0.0
-
-
-@attrs.define
-class RequestStats:
-    """Counts and latencies of REST requests (WebSocket upgrades are not requests here).
-
-    Prometheus reads `counts` and `latency` when it scrapes: plain numbers kept here cost
-    a request a dict update, where prometheus-client's metrics take a lock per update
-    (about 4% of an in-memory GET's requests/s, docs/benchmarks.md).
-    """
-
-    window: int = 4096
-    total: int = 0
-    by_class: Counter[str] = attrs.Factory(Counter)
-    recent: deque[float] = attrs.field(init=False)  # latencies in ms, for percentiles
-    counts: dict[tuple[str, str, int], int] = attrs.Factory(dict)
-    """Requests per (method, route, status). Methods beyond REST's (the parser admits
-    WebDAV and more) share "OTHER", so clients cannot mint series."""
-    latency: dict[str, RouteLatency] = attrs.Factory(dict)
-    _interval_count: int = 0
-    _interval_latency: float = 0.0
-    _interval_started: float = attrs.field(factory=time.monotonic)
-    started: float = attrs.field(factory=time.monotonic)
-
-    def __attrs_post_init__(self) -> None:
-        self.recent = deque(maxlen=self.window)
-
-    def record(self, method: str, route: str, status: int, latency_s: float) -> None:
-        self.total += 1
-        self.by_class[_CLASSES[status // 100]] += 1
-        self.recent.append(latency_s * 1000.0)
-        self._interval_count += 1
-        self._interval_latency += latency_s
-        key = (method if method in _METHODS else "OTHER", route, status)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        histogram = self.latency.get(route)
-        if histogram is None:
-            histogram = self.latency[route] = RouteLatency()
-        histogram.buckets[bisect_left(LATENCY_BOUNDS, latency_s)] += 1
-        histogram.seconds += latency_s
-
-    def take_interval(self) -> tuple[float, float]:
-        """Requests per second and mean latency (ms) since the previous call."""
-        now = time.monotonic()
-        elapsed = max(now - self._interval_started, 1e-9)
-        count, latency = self._interval_count, self._interval_latency
-        self._interval_count, self._interval_latency = 0, 0.0
-        self._interval_started = now
-        return count / elapsed, (latency / count * 1000.0 if count else 0.0)
-
-    def percentiles(self, points: Sequence[float] = (50, 95, 99)) -> dict[str, float]:
-        latencies = sorted(self.recent)
-        out: dict[str, float] = {}
-        for p in points:
-            if not latencies:
-                out[f"p{p:g}"] = 0.0
-                continue
-            index = min(len(latencies) - 1, round(p / 100.0 * (len(latencies) - 1)))
-            out[f"p{p:g}"] = round(latencies[index], 3)
-        return out
-
-    def error_rate(self) -> dict[str, float]:
-        total = sum(self.by_class.values()) or 1
-        return {cls: round(n / total, 4) for cls, n in sorted(self.by_class.items())}
 
 
 def timing_middleware(

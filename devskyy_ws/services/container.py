@@ -20,9 +20,9 @@ from .tasks import TaskService
 
 if TYPE_CHECKING:
     from ..channels.hub import Hub
-    from ..http.timing import RequestStats
     from ..settings import Settings
     from ..store.base import Store
+    from .requests import RequestStats
 
 __all__ = ["Service", "Services", "build_services"]
 

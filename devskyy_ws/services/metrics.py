@@ -19,9 +19,9 @@ import psutil
 from ..channels.hub import Hub
 from ..contract import serde
 from ..contract.messages import MetricsSample, MetricsUpdate, utcnow
-from ..http.timing import RequestStats
 from ..store.base import Store
 from .looplag import LoopLag
+from .requests import RequestStats
 
 __all__ = ["MetricsService", "read_system"]
 

@@ -9,12 +9,12 @@ from typing import Any
 from ..channels.hub import Hub
 from ..contract import serde
 from ..contract.messages import utcnow
-from ..http.timing import RequestStats
 from ..store.base import Store
 from ..version import __version__
 from . import stats as tallied
 from .agents import AgentService
 from .metrics import MetricsService
+from .requests import RequestStats
 from .round_table import RoundTableService
 from .series import RANGES, downsample
 
