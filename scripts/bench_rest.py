@@ -93,6 +93,8 @@ def measure(args: argparse.Namespace, store: str) -> list[dict[str, Any]]:
     theirs = str(data / "peer.sqlite3")
     if store == "postgresql":
         ours = f"{POSTGRES}?schema={schema}"
+        if args.pg_pool:
+            ours += f"&pool_size={args.pg_pool}"
         theirs = f"{POSTGRES}?schema={schema}_peer"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     peer_script = [sys.executable, str(ROOT / "scripts" / "peers.py"), PEERS[store], "--db"]
@@ -200,6 +202,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="turns each side takes")
     parser.add_argument("--only", default="", help="only endpoints whose name contains this")
+    parser.add_argument("--pg-pool", type=int, default=0, help="devskyy's pool_size on PostgreSQL")
     parser.add_argument(
         "--client",
         choices=["wrk", "python"],

@@ -29,10 +29,12 @@ _DOWN = (
 )
 
 
-POOL_SIZE = 4
+POOL_SIZE = 3
 """Connections per instance unless `?pool_size=N` says otherwise. On the 2-core bench
-machine, 10 connections made the list's p99 38 ms and 4 made it 16-21 ms at the same
-requests/s: more backends than cores only take turns (docs/benchmarks.md)."""
+machine (PostgreSQL on it too), the task list's p99 was 38 ms with 10 connections,
+20-23 ms with 4, 15-18 ms with 3 and 12 ms with 2, at much the same requests/s; POST
+lost 15% at 2. More backends than cores only take turns; a database on a machine of
+its own may want more (docs/benchmarks.md)."""
 
 
 def _split_options(url: str) -> tuple[str, str | None, int]:
