@@ -1,8 +1,13 @@
-"""A real `python -m devskyy_ws` process on a free port, for tests that need one."""
+"""A real `python -m devskyy_ws` process, for tests that need one.
+
+Unless given a port, the server binds port 0 and the port it got is read from its
+"listening on" line: no free port is looked up, released and bound again (a race with
+anything else on the machine)."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
-from .conftest import free_port
+LISTENING = re.compile(r"devskyy_ws listening on http://[^\s]+:(\d+) ")
 
 
 class ServerProcess:
@@ -21,11 +26,11 @@ class ServerProcess:
         self, data_dir: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None
     ) -> None:
         self.data_dir = data_dir
-        self.port = port or free_port()
+        self.port = port or 0  # the bound port once started
         self.args = list(args)
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir.parent / f"server-{self.port}-{id(self)}.log"
+        self.log_path = data_dir.parent / f"server-{port or 'any'}-{id(self)}.log"
         self._log: IO[bytes] | None = None
 
     @property
@@ -53,9 +58,11 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log()}")
-            if "listening on" not in self.log():  # this process, not another on the port
+            listening = LISTENING.findall(self.log())  # this process, not another on the port
+            if not listening:
                 time.sleep(0.05)
                 continue
+            self.port = int(listening[-1])
             try:
                 with urllib.request.urlopen(f"{self.base}/health", timeout=1) as resp:
                     if resp.status == 200:

@@ -30,11 +30,9 @@ _DOWN = (
 
 
 POOL_SIZE = 3
-"""Connections per instance unless `?pool_size=N` says otherwise. On the 2-core bench
-machine (PostgreSQL on it too), the task list's p99 was 38 ms with 10 connections,
-20-23 ms with 4, 15-18 ms with 3 and 12 ms with 2, at much the same requests/s; POST
-lost 15% at 2. More backends than cores only take turns; a database on a machine of
-its own may want more (docs/benchmarks.md)."""
+"""Connections per instance unless `?pool_size=N` says otherwise: more backends than
+the database has cores only take turns and lengthen the tail (docs/benchmarks.md); a
+database on a larger machine of its own may want more."""
 
 
 def _split_options(url: str) -> tuple[str, str | None, int]:

@@ -9,9 +9,8 @@ each answer would wake the event loop once. So the thread takes every call waiti
 its queue, runs them in one transaction with a savepoint each, commits once and answers
 them in one wake-up of the loop. A call that raises rolls back to its savepoint and
 fails alone; a commit that fails fails every call it held, so no caller hears "done"
-for a write that is not in the database. Measured against the FastAPI + SQLAlchemy peer
-(docs/benchmarks.md), a call per commit and per wake-up held POST to 4.6-5.0x the
-peer's requests/s and the lists to 9.5x; grouped, 13x and 30x.
+for a write that is not in the database. This is what holds the REST targets
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
