@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devskyy_ws.contract.apidoc import asyncapi_document, openapi_document
+from devskyy_ws.contract.asyncapi import asyncapi_document
+from devskyy_ws.contract.openapi import openapi_document
 
 OUT = Path(__file__).resolve().parents[1] / "clients" / "typescript" / "devskyy-ws.d.ts"
 

@@ -13,7 +13,8 @@ from typing import Any
 import jsonschema
 from openapi_spec_validator import validate as validate_openapi
 
-from devskyy_ws.contract.apidoc import asyncapi_document, openapi_document
+from devskyy_ws.contract.asyncapi import asyncapi_document
+from devskyy_ws.contract.openapi import openapi_document
 
 from .conftest import ClientFactory, auth, require, require_binary
 from .doc_examples import json_examples

@@ -17,7 +17,10 @@ FORBIDDEN = {
     "gltf": {"services", "http", "channels", "store", "providers"},
     "contract": {"services", "http", "channels", "store", "providers"},
 }
-DESCRIBES_THE_REST = {"contract/apidoc.py"}  # the API documents read every layer's names
+DESCRIBES_THE_REST = {
+    "contract/openapi.py",
+    "contract/asyncapi.py",
+}  # the API documents read every layer's names
 
 
 def _imported(path: Path) -> set[str]:

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devskyy_ws.contract.apidoc import openapi_document
+from devskyy_ws.contract.openapi import openapi_document
 
 from .conftest import ClientFactory, auth
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...contract.apidoc import asyncapi_document, openapi_document
+from ...contract.asyncapi import asyncapi_document
+from ...contract.openapi import openapi_document
 from ..auth import public
 from .static import STATIC_DIR
 

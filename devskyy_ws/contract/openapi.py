@@ -1,9 +1,8 @@
-"""The machine-readable contract: OpenAPI 3.1 for REST, AsyncAPI 3 for the channels.
+"""OpenAPI 3.1 for the REST API, built at start-up from the attrs classes the server
+serializes with (contract/jsonschema.py) and the route table's paths.
 
-Built at start-up from the attrs classes the server serializes with (`jsonschema_gen`),
-the route table and the message registry. A test checks that every route is documented
-and validates both documents against their official JSON Schemas; schemathesis drives
-the REST API from the OpenAPI document.
+A test checks that every route is documented and validates the document against the
+official JSON Schema; schemathesis drives the REST API from it.
 """
 
 from __future__ import annotations
@@ -11,17 +10,17 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..channels.protocol import SNAPSHOT_ALIASES
+import attrs
+
 from ..services.roster import AGENT_TYPES
 from ..services.series import RANGES
 from ..version import __version__
-from . import messages as m
 from . import records as r
 from .jsoncheck import MAX_TEXT_BYTES
 from .jsonschema import SchemaSet
-from .messages import CHANNEL_MESSAGES, CHANNELS, PIPELINE_STAGES, TASK_STATUSES, type_name
+from .messages import CHANNEL_MESSAGES, CHANNELS, PIPELINE_STAGES, TASK_STATUSES
 
-__all__ = ["asyncapi_document", "openapi_document"]
+__all__ = ["openapi_document"]
 
 ERR = {"$ref": "#/components/schemas/Error"}
 TEXT_PROMPT = {
@@ -83,126 +82,132 @@ def _path(name: str, pattern: str | None = None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def openapi_document() -> dict[str, Any]:
-    s = SchemaSet("#/components/schemas/")
-    task, agent, stats, tool = (
-        s.ref(r.TaskRecord),
-        s.ref(r.AgentInfo),
-        s.ref(r.AgentStats),
-        s.ref(r.ToolInfo),
-    )
-    competition, pipeline, execute = (
-        s.ref(r.CompetitionRecord),
-        s.ref(r.PipelineRecord),
-        s.ref(r.ExecuteResponse),
-    )
-    agent_type = {"type": "string", "enum": list(AGENT_TYPES)}
-    common = (400, 401, 403, 404, 429, 500, 503)
-    writes = (*common, 409, 413, 422)
-
-    def op(
-        summary: str,
-        scope: str | None,
-        ok: dict[str, Any],
-        *,
-        status: str = "200",
-        codes: tuple[int, ...] = common,
-        params: list[dict[str, Any]] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {"summary": summary, "responses": {status: ok, **_errors(*codes)}}
-        if scope is None:
-            out["security"] = []
-            out["responses"] = {status: ok, **_errors(500, 503)}
-        else:
-            out["security"] = [{"bearerAuth": [scope]}]
-            out["description"] = f"Needs a bearer token with the `{scope}` scope (or higher)."
-        if params:
-            out["parameters"] = params
-        if body is not None:
-            out["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": body}},
-            }
-        return out
-
-    def page(item: dict[str, Any]) -> dict[str, Any]:
-        return {
+AGENT_TYPE = {"type": "string", "enum": list(AGENT_TYPES)}
+COMMON = (400, 401, 403, 404, 429, 500, 503)
+WRITES = (*COMMON, 409, 413, 422)
+HEALTH = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "version": {"type": "string"},
+        "uptime_s": {"type": "number"},
+        "services": {
             "type": "object",
-            "properties": {
-                "items": {"type": "array", "items": item},
-                "total": {"type": "integer"},
-                "limit": {"type": "integer"},
-                "offset": {"type": "integer"},
-            },
-            "required": ["items", "total", "limit", "offset"],
-        }
+            "additionalProperties": {"type": "string", "enum": ["ok", "down"]},
+        },
+    },
+    "required": ["status", "version", "uptime_s", "services"],
+}
+LIMIT = _query(
+    "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Page size"
+)
+OFFSET = _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Items to skip")
+PROVIDER_STATS = {
+    "type": "object",
+    "properties": {
+        k: {"type": t}
+        for k, t in [
+            ("provider", "string"),
+            ("total_competitions", "integer"),
+            ("wins", "integer"),
+            ("win_rate", "number"),
+            ("avg_score", "number"),
+            ("avg_latency_ms", "number"),
+            ("total_cost_usd", "number"),
+        ]
+    },
+    "required": [
+        "provider",
+        "total_competitions",
+        "wins",
+        "win_rate",
+        "avg_score",
+        "avg_latency_ms",
+        "total_cost_usd",
+    ],
+}
+PROVIDER_INFO = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "display_name": {"type": "string"},
+        "enabled": {"type": "boolean"},
+        "model": {"type": "string"},
+        "kind": {"type": "string"},
+        "avg_latency_ms": {"type": "number"},
+        "win_rate": {"type": "number"},
+        "total_competitions": {"type": "integer"},
+    },
+    "required": [
+        "name",
+        "display_name",
+        "enabled",
+        "model",
+        "avg_latency_ms",
+        "win_rate",
+        "total_competitions",
+    ],
+}
 
-    health = {
+
+def _op(
+    summary: str,
+    scope: str | None,
+    ok: dict[str, Any],
+    *,
+    status: str = "200",
+    codes: tuple[int, ...] = COMMON,
+    params: list[dict[str, Any]] | None = None,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"summary": summary, "responses": {status: ok, **_errors(*codes)}}
+    if scope is None:
+        out["security"] = []
+        out["responses"] = {status: ok, **_errors(500, 503)}
+    else:
+        out["security"] = [{"bearerAuth": [scope]}]
+        out["description"] = f"Needs a bearer token with the `{scope}` scope (or higher)."
+    if params:
+        out["parameters"] = params
+    if body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+    return out
+
+
+def _page(item: dict[str, Any]) -> dict[str, Any]:
+    return {
         "type": "object",
         "properties": {
-            "status": {"type": "string", "enum": ["ok", "degraded"]},
-            "version": {"type": "string"},
-            "uptime_s": {"type": "number"},
-            "services": {
-                "type": "object",
-                "additionalProperties": {"type": "string", "enum": ["ok", "down"]},
-            },
+            "items": {"type": "array", "items": item},
+            "total": {"type": "integer"},
+            "limit": {"type": "integer"},
+            "offset": {"type": "integer"},
         },
-        "required": ["status", "version", "uptime_s", "services"],
+        "required": ["items", "total", "limit", "offset"],
     }
-    health_op = op("Health check (no auth)", None, _json(health))
-    health_op["responses"]["503"] = _json(health, "A dependency is down")
-    limit = _query(
-        "limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, "Page size"
-    )
-    offset = _query("offset", {"type": "integer", "minimum": 0, "default": 0}, "Items to skip")
-    provider_stats = {
-        "type": "object",
-        "properties": {
-            k: {"type": t}
-            for k, t in [
-                ("provider", "string"),
-                ("total_competitions", "integer"),
-                ("wins", "integer"),
-                ("win_rate", "number"),
-                ("avg_score", "number"),
-                ("avg_latency_ms", "number"),
-                ("total_cost_usd", "number"),
-            ]
-        },
-        "required": [
-            "provider",
-            "total_competitions",
-            "wins",
-            "win_rate",
-            "avg_score",
-            "avg_latency_ms",
-            "total_cost_usd",
-        ],
-    }
-    provider_info = {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "display_name": {"type": "string"},
-            "enabled": {"type": "boolean"},
-            "model": {"type": "string"},
-            "kind": {"type": "string"},
-            "avg_latency_ms": {"type": "number"},
-            "win_rate": {"type": "number"},
-            "total_competitions": {"type": "integer"},
-        },
-        "required": [
-            "name",
-            "display_name",
-            "enabled",
-            "model",
-            "avg_latency_ms",
-            "win_rate",
-            "total_competitions",
-        ],
-    }
+
+
+@attrs.frozen
+class _Refs:
+    """Schemas the paths share, registered once in the document's components."""
+
+    s: SchemaSet
+    task: dict[str, Any]
+    agent: dict[str, Any]
+    stats: dict[str, Any]
+    tool: dict[str, Any]
+    competition: dict[str, Any]
+    pipeline: dict[str, Any]
+    execute: dict[str, Any]
+    event_message: dict[str, Any]
+    health_op: dict[str, Any]
+
+
+def _refs() -> _Refs:
+    s = SchemaSet("#/components/schemas/")
     event_message: dict[str, list[Any]] = {"oneOf": []}  # filled from the message classes
     event_schemas = SchemaSet("#/components/schemas/")
     for cls in {c for classes in CHANNEL_MESSAGES.values() for c in classes}:
@@ -220,11 +225,29 @@ def openapi_document() -> dict[str, Any]:
     for name, schema in event_schemas.schemas.items():
         s.schemas.setdefault(name, schema)
 
-    paths: dict[str, Any] = {
+    health_op = _op("Health check (no auth)", None, _json(HEALTH))
+    health_op["responses"]["503"] = _json(HEALTH, "A dependency is down")
+    return _Refs(
+        s,
+        s.ref(r.TaskRecord),
+        s.ref(r.AgentInfo),
+        s.ref(r.AgentStats),
+        s.ref(r.ToolInfo),
+        s.ref(r.CompetitionRecord),
+        s.ref(r.PipelineRecord),
+        s.ref(r.ExecuteResponse),
+        event_message,
+        health_op,
+    )
+
+
+def _service_paths(c: _Refs) -> dict[str, Any]:
+    event_message, health_op = c.event_message, c.health_op
+    return {
         "/health": {"get": health_op},
         "/api/v1/health": {"get": health_op},
         "/api/v1/auth/me": {
-            "get": op(
+            "get": _op(
                 "The verified claims of the token",
                 "read",
                 _json(
@@ -241,7 +264,7 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/api/v1/events": {
-            "post": op(
+            "post": _op(
                 "Publish a message on a channel (workers, cron jobs, other services)",
                 "write",
                 _json(
@@ -256,7 +279,7 @@ def openapi_document() -> dict[str, Any]:
                     "Accepted and published",
                 ),
                 status="202",
-                codes=writes,
+                codes=WRITES,
                 body={
                     "type": "object",
                     "properties": {
@@ -267,16 +290,26 @@ def openapi_document() -> dict[str, Any]:
                 },
             )
         },
+        "/api/v1/openapi.json": {"get": _op("This document", None, _json({"type": "object"}))},
+        "/api/v1/asyncapi.json": {
+            "get": _op("The channels' AsyncAPI document", None, _json({"type": "object"}))
+        },
+    }
+
+
+def _agent_paths(c: _Refs) -> dict[str, Any]:
+    agent, stats, tool, execute = c.agent, c.stats, c.tool, c.execute
+    return {
         "/api/v1/agents": {
-            "get": op(
+            "get": _op(
                 "List all agents (a bare array)", "read", _json({"type": "array", "items": agent})
             )
         },
         "/api/v1/agents/{agent_type}": {
-            "get": op("One agent", "read", _json(agent), params=[_path("agent_type")])
+            "get": _op("One agent", "read", _json(agent), params=[_path("agent_type")])
         },
         "/api/v1/agents/{agent_type}/tools": {
-            "get": op(
+            "get": _op(
                 "An agent's tools",
                 "read",
                 _json({"type": "array", "items": tool}),
@@ -284,7 +317,7 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/api/v1/agents/{agent_type}/stats": {
-            "get": op(
+            "get": _op(
                 "An agent's stats, from task records",
                 "read",
                 _json(stats),
@@ -292,12 +325,12 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/api/v1/agents/{agent_type}/execute": {
-            "post": op(
+            "post": _op(
                 "Run a task on an agent; the result arrives on the task endpoints and channels",
                 "write",
                 _json(execute, "Started"),
                 status="202",
-                codes=writes,
+                codes=WRITES,
                 params=[_path("agent_type")],
                 body={
                     "type": "object",
@@ -311,37 +344,43 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/api/v1/agents/{agent_type}/start": {
-            "post": op(
-                "Start an agent", "write", _json(agent), codes=writes, params=[_path("agent_type")]
+            "post": _op(
+                "Start an agent", "write", _json(agent), codes=WRITES, params=[_path("agent_type")]
             )
         },
         "/api/v1/agents/{agent_type}/stop": {
-            "post": op(
+            "post": _op(
                 "Stop an agent (it refuses work with 409)",
                 "write",
                 _json(agent),
-                codes=writes,
+                codes=WRITES,
                 params=[_path("agent_type")],
             )
         },
         "/api/v1/agents/{agent_type}/learn": {
-            "post": op(
+            "post": _op(
                 "Start a learning cycle",
                 "write",
                 _json(agent, "Learning"),
                 status="202",
-                codes=writes,
+                codes=WRITES,
                 params=[_path("agent_type")],
             )
         },
+    }
+
+
+def _task_paths(c: _Refs) -> dict[str, Any]:
+    task = c.task
+    return {
         "/api/v1/tasks": {
-            "get": op(
+            "get": _op(
                 "Tasks, newest first (a bare array)",
                 "read",
                 _json({"type": "array", "items": task}),
                 params=[
-                    limit,
-                    _query("agent_type", agent_type, "Filter by agent type"),
+                    LIMIT,
+                    _query("agent_type", AGENT_TYPE, "Filter by agent type"),
                     _query(
                         "status",
                         {"type": "string", "enum": list(TASK_STATUSES)},
@@ -349,16 +388,16 @@ def openapi_document() -> dict[str, Any]:
                     ),
                 ],
             ),
-            "post": op(
+            "post": _op(
                 "Submit a task",
                 "write",
                 _json(task, "Accepted"),
                 status="201",
-                codes=writes,
+                codes=WRITES,
                 body={
                     "type": "object",
                     "properties": {
-                        "agentType": agent_type,
+                        "agentType": AGENT_TYPE,
                         "prompt": TEXT_PROMPT,
                         "parameters": {"type": "object"},
                         "useRoundTable": {"type": "boolean"},
@@ -368,31 +407,37 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "/api/v1/tasks/{task_id}": {
-            "get": op("One task", "read", _json(task), params=[_path("task_id")])
+            "get": _op("One task", "read", _json(task), params=[_path("task_id")])
         },
         "/api/v1/tasks/{task_id}/cancel": {
-            "post": op(
+            "post": _op(
                 "Cancel a pending or running task",
                 "write",
                 _json(task),
-                codes=writes,
+                codes=WRITES,
                 params=[_path("task_id")],
             )
         },
+    }
+
+
+def _round_table_paths(c: _Refs) -> dict[str, Any]:
+    competition = c.competition
+    return {
         "/api/v1/round-table": {
-            "get": op(
+            "get": _op(
                 "Competitions, newest first",
                 "read",
-                _json(page(competition)),
-                params=[limit, offset],
+                _json(_page(competition)),
+                params=[LIMIT, OFFSET],
             )
         },
         "/api/v1/round-table/compete": {
-            "post": op(
+            "post": _op(
                 "Run a competition; answers when it is finished",
                 "write",
                 _json(competition),
-                codes=writes,
+                codes=WRITES,
                 body={
                     "type": "object",
                     "properties": {
@@ -405,30 +450,36 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/api/v1/round-table/stats": {
-            "get": op(
+            "get": _op(
                 "Per-provider statistics from stored records",
                 "read",
-                _json({"type": "array", "items": provider_stats}),
+                _json({"type": "array", "items": PROVIDER_STATS}),
             )
         },
         "/api/v1/round-table/providers": {
-            "get": op(
-                "The configured providers", "read", _json({"type": "array", "items": provider_info})
+            "get": _op(
+                "The configured providers", "read", _json({"type": "array", "items": PROVIDER_INFO})
             )
         },
         "/api/v1/round-table/{competition_id}": {
-            "get": op(
+            "get": _op(
                 "One competition", "read", _json(competition), params=[_path("competition_id")]
             )
         },
+    }
+
+
+def _pipeline_paths(c: _Refs) -> dict[str, Any]:
+    (pipeline,) = (c.pipeline,)
+    return {
         "/api/v1/3d-pipeline": {
-            "get": op(
+            "get": _op(
                 "Pipelines, newest first",
                 "read",
-                _json(page(pipeline)),
+                _json(_page(pipeline)),
                 params=[
-                    limit,
-                    offset,
+                    LIMIT,
+                    OFFSET,
                     _query(
                         "stage",
                         {"type": "string", "enum": list(PIPELINE_STAGES)},
@@ -436,12 +487,12 @@ def openapi_document() -> dict[str, Any]:
                     ),
                 ],
             ),
-            "post": op(
+            "post": _op(
                 "Start a 3D asset pipeline",
                 "write",
                 _json(pipeline, "Started"),
                 status="202",
-                codes=writes,
+                codes=WRITES,
                 body={
                     "type": "object",
                     "properties": {
@@ -465,10 +516,10 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
         "/api/v1/3d-pipeline/{pipeline_id}": {
-            "get": op("One pipeline", "read", _json(pipeline), params=[_path("pipeline_id")])
+            "get": _op("One pipeline", "read", _json(pipeline), params=[_path("pipeline_id")])
         },
         "/api/v1/3d-pipeline/{pipeline_id}/asset": {
-            "get": op(
+            "get": _op(
                 "The produced file (404 until completed)",
                 "read",
                 {
@@ -483,16 +534,21 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         "/api/v1/3d-pipeline/{pipeline_id}/cancel": {
-            "post": op(
+            "post": _op(
                 "Cancel a running pipeline",
                 "write",
                 _json(pipeline),
-                codes=writes,
+                codes=WRITES,
                 params=[_path("pipeline_id")],
             )
         },
+    }
+
+
+def _monitoring_paths(c: _Refs) -> dict[str, Any]:
+    return {
         "/api/v1/monitoring/metrics": {
-            "get": op(
+            "get": _op(
                 "Health, performance, ML, business and WebSocket metrics",
                 "read",
                 _json(
@@ -527,11 +583,16 @@ def openapi_document() -> dict[str, Any]:
                 ],
             )
         },
-        "/api/v1/openapi.json": {"get": op("This document", None, _json({"type": "object"}))},
-        "/api/v1/asyncapi.json": {
-            "get": op("The channels' AsyncAPI document", None, _json({"type": "object"}))
-        },
     }
+
+
+def openapi_document() -> dict[str, Any]:
+    c = _refs()
+    paths: dict[str, Any] = {}
+    for section in (_service_paths, _agent_paths, _task_paths, _round_table_paths,
+                    _pipeline_paths, _monitoring_paths):  # fmt: skip
+        paths |= section(c)
+    s = c.s
     s.schemas["Error"] = ERROR_SCHEMA
     return {
         "openapi": "3.1.0",
@@ -555,151 +616,4 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
-    }
-
-
-CLIENT_MESSAGES: dict[str, dict[str, Any]] = {
-    "ping": {"type": "object", "properties": {"type": {"const": "ping"}}, "required": ["type"]},
-    "subscribe": {
-        "type": "object",
-        "properties": {
-            "type": {"const": "subscribe"},
-            "filters": {
-                "type": "object",
-                "maxProperties": 16,
-                "additionalProperties": {
-                    "anyOf": [
-                        {"type": ["string", "number", "boolean"]},
-                        {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": 256,
-                            "items": {"type": ["string", "number", "boolean"]},
-                        },
-                    ]
-                },
-            },
-        },
-        "required": ["type"],
-        "description": "No filters, or {}, means every message of the channel.",
-    },
-    "unsubscribe": {
-        "type": "object",
-        "properties": {"type": {"const": "unsubscribe"}},
-        "required": ["type"],
-    },
-    "resume": {
-        "type": "object",
-        "properties": {
-            "type": {"const": "resume"},
-            "since": {"type": "integer", "minimum": 0},
-            "epoch": {"type": "string"},
-        },
-        "required": ["type", "since"],
-    },
-    "snapshot": {
-        "type": "object",
-        "properties": {"type": {"enum": ["snapshot", *SNAPSHOT_ALIASES]}},
-        "required": ["type"],
-        "description": (
-            "The channel's state now; get_agents, get_tasks, get_competitions, get_pipelines "
-            "and get_metrics (the DevSkyy frontend's names) mean the same."
-        ),
-    },
-    "auth": {
-        "type": "object",
-        "properties": {"type": {"const": "auth"}, "token": {"type": "string"}},
-        "required": ["type", "token"],
-    },
-}
-
-CLOSE_CODES = {
-    "1001": "server shutting down",
-    "1007": "invalid UTF-8 text",
-    "1009": "message over 65,536 bytes",
-    "4001": "authentication required, invalid or expired token",
-    "4004": "Invalid channel name",
-    "4008": "slow consumer",
-}
-
-
-def asyncapi_document() -> dict[str, Any]:
-    s = SchemaSet("#/components/schemas/")
-    per_connection = (
-        m.Pong,
-        m.Keepalive,
-        m.Subscribed,
-        m.Unsubscribed,
-        m.Authenticated,
-        m.ResyncRequired,
-        m.Snapshot,
-    )
-    messages: dict[str, Any] = {}
-    for cls in [*{c for v in CHANNEL_MESSAGES.values() for c in v}, *per_connection]:
-        name = type_name(cls)
-        messages[name] = {
-            "name": name,
-            "title": cls.__name__,
-            "contentType": "application/json",
-            "payload": s.ref(cls),
-            "summary": (cls.__doc__ or name).strip().splitlines()[0],
-        }
-    for name, schema in CLIENT_MESSAGES.items():
-        s.schemas[f"Client{name.title()}"] = schema
-        messages[f"client_{name}"] = {
-            "name": name,
-            "contentType": "application/json",
-            "payload": {"$ref": f"#/components/schemas/Client{name.title()}"},
-        }
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    for channel in CHANNELS:
-        server_msgs = [type_name(c) for c in CHANNEL_MESSAGES[channel]] + [
-            type_name(c) for c in per_connection
-        ]
-        client_msgs = [f"client_{n}" for n in CLIENT_MESSAGES]
-        channels[channel] = {
-            "address": f"/api/ws/{channel}",
-            "description": (
-                f"Updates on {channel}, also served at /ws/{channel}. A keepalive follows "
-                "--keepalive seconds (default 25) of silence; "
-                "protocol pings find dead peers. Close codes are listed in x-close-codes."
-            ),
-            "messages": {
-                n: {"$ref": f"#/components/messages/{n}"} for n in server_msgs + client_msgs
-            },
-            "x-close-codes": CLOSE_CODES,
-        }
-        operations[f"receive_{channel}"] = {
-            "action": "send",
-            "summary": f"The server sends {channel} updates and answers",
-            "channel": {"$ref": f"#/channels/{channel}"},
-            "messages": [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in server_msgs],
-        }
-        operations[f"client_{channel}"] = {
-            "action": "receive",
-            "summary": "What a client may send",
-            "channel": {"$ref": f"#/channels/{channel}"},
-            "messages": [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in client_msgs],
-        }
-    return {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": "devskyy_ws channels",
-            "version": __version__,
-            "description": (
-                "Real-time channels. Published messages carry seq and epoch (docs/protocol.md)."
-            ),
-        },
-        "servers": {
-            "local": {
-                "host": "127.0.0.1:8000",
-                "protocol": "ws",
-                "description": "Development server",
-            }
-        },
-        "defaultContentType": "application/json",
-        "channels": channels,
-        "operations": operations,
-        "components": {"schemas": s.schemas, "messages": messages},
     }
