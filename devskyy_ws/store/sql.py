@@ -33,6 +33,17 @@ _PUT_SAMPLE = (
 _TALLY_COLUMNS = frozenset({"group_key", "technique", "category", "provider"})
 
 
+_CHANGES = (
+    "status = ?, latency_ms = ?, cost_usd = ?, technique = ?, category = ?, provider = ?, doc = ?"
+)
+
+
+def _changes(row: Row) -> tuple[Any, ...]:
+    """The values of _CHANGES: what a later write of a record may change."""
+    return (row.status, row.latency_ms, row.cost_usd, row.technique, row.category,
+            row.provider, dumps(row.doc))  # fmt: skip
+
+
 def _marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values))
 
@@ -85,19 +96,8 @@ class SqlStore(ABC):
 
     async def put_if(self, row: Row, expected_status: str) -> bool:
         changed = await self._write(
-            "UPDATE records SET status = ?, latency_ms = ?, cost_usd = ?, technique = ?,"
-            " category = ?, provider = ?, doc = ? WHERE id = ? AND status = ?",
-            (
-                row.status,
-                row.latency_ms,
-                row.cost_usd,
-                row.technique,
-                row.category,
-                row.provider,
-                dumps(row.doc),
-                row.id,
-                expected_status,
-            ),
+            f"UPDATE records SET {_CHANGES} WHERE id = ? AND status = ?",
+            (*_changes(row), row.id, expected_status),
         )
         return changed == 1
 
@@ -185,18 +185,9 @@ class SqlStore(ABC):
     # -- claims ------------------------------------------------------------------------
     async def claim(self, row: Row, from_status: str, owner: str, lease_s: float = 30.0) -> bool:
         changed = await self._write(
-            "UPDATE records SET owner = ?, lease_until = ?, status = ?, latency_ms = ?,"
-            " cost_usd = ?, technique = ?, category = ?, provider = ?, doc = ?"
+            f"UPDATE records SET owner = ?, lease_until = ?, {_CHANGES}"
             " WHERE id = ? AND kind = ? AND status = ? AND owner IS NULL",
-            (
-                owner,
-                time.time() + lease_s,
-                *record_values(row)[3:4],
-                *record_values(row)[5:],
-                row.id,
-                row.kind,
-                from_status,
-            ),
+            (owner, time.time() + lease_s, *_changes(row), row.id, row.kind, from_status),
         )
         return changed == 1
 
