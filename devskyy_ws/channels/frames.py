@@ -6,9 +6,13 @@ lets a publish cost one serialization, not one per client.
 
 from __future__ import annotations
 
+import json
 import struct
+from typing import Any
 
-__all__ = ["frame_payload", "text_frame"]
+import attrs
+
+__all__ = ["Entry", "frame_payload", "text_frame"]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -27,3 +31,25 @@ def frame_payload(frame: bytes) -> bytes:
     """The payload of a frame made by `text_frame` (a copy, for the rare reader)."""
     length = frame[1] & 0x7F
     return frame[4:] if length == 126 else frame[10:] if length == 127 else frame[2:]
+
+
+@attrs.frozen
+class Entry:
+    """One published message as kept in history: its frame, the only copy kept.
+
+    The payload and the doc are derived when a replay needs them (a compressed or a
+    filtered socket), which is rare next to how long entries are kept.
+    """
+
+    seq: int
+    frame: bytes
+    at: float
+
+    @property
+    def payload(self) -> bytes:
+        return frame_payload(self.frame)
+
+    @property
+    def doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads(self.payload)
+        return doc

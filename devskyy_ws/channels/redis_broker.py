@@ -20,18 +20,15 @@ import logging
 import secrets
 import time
 from collections import OrderedDict, deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from ..contract import serde
 from ..contract.messages import CHANNELS
-from .frames import text_frame
-
-if TYPE_CHECKING:
-    from .hub import Entry, Hub
+from .brokers import Deliver, new_epochs, stamp
+from .frames import Entry, text_frame
 
 __all__ = ["RedisBroker"]
 
@@ -57,7 +54,9 @@ class RedisBroker:
         self.history_size = max(history_size, 1)
         self.block_ms = block_ms
         self._redis: Any = None  # redis-py types do not follow decode_responses
-        self._hub: Hub | None = None
+        self.seqs: dict[str, int] = dict.fromkeys(CHANNELS, 0)
+        self.epochs = new_epochs()  # replaced by the ones kept in Redis at start
+        self._deliver: Deliver | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
@@ -75,8 +74,8 @@ class RedisBroker:
         return self._healthy
 
     # -- lifecycle -----------------------------------------------------------------
-    async def start(self, hub: Hub) -> None:
-        self._hub = hub
+    async def start(self, deliver: Deliver) -> None:
+        self._deliver = deliver
         self._redis = aioredis.from_url(
             self.url, decode_responses=True, client_name=f"devskyy:{self.prefix}"
         )
@@ -85,10 +84,10 @@ class RedisBroker:
         self._healthy = True
         last_ids: dict[str, str] = {}
         for channel in CHANNELS:
-            hub.epochs[channel] = await self._epoch(channel)
+            self.epochs[channel] = await self._epoch(channel)
             last = await self._redis.xrevrange(self._key("ch", channel), count=1)
             last_ids[channel] = last[0][0] if last else "0-0"
-            hub.seqs[channel] = int(last_ids[channel].split("-")[0])
+            self.seqs[channel] = int(last_ids[channel].split("-")[0])
         self._readers = [asyncio.create_task(self._read(c, last_ids[c])) for c in CHANNELS]
         self._flusher = asyncio.create_task(self._flush_outbox())
 
@@ -131,7 +130,6 @@ class RedisBroker:
             self._down(exc)
             self._enqueue(channel, doc)
             return 0
-        assert self._hub is not None
         if (channel, seq) in self._delivered:
             return self._delivered[(channel, seq)]  # the reader was quicker than us
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -174,7 +172,7 @@ class RedisBroker:
     # -- reading -------------------------------------------------------------------
     async def _read(self, channel: str, last_id: str) -> None:
         assert self._redis is not None
-        assert self._hub is not None
+        assert self._deliver is not None
         key = self._key("ch", channel)
         attempt = 0
         while True:
@@ -188,17 +186,17 @@ class RedisBroker:
                 await asyncio.sleep(min(5.0, 0.05 * 2**attempt))
                 with contextlib.suppress(RedisError, OSError):
                     epoch = await self._epoch(channel)
-                    if epoch != self._hub.epochs[channel]:  # Redis lost the stream: a new history
-                        self._hub.epochs[channel] = epoch
+                    if epoch != self.epochs[channel]:  # Redis lost the stream: a new history
+                        self.epochs[channel] = epoch
                         last_id = "0-0"
                 continue
             for _, entries in answer or []:
                 for entry_id, fields in entries:
                     last_id = entry_id
                     seq = int(entry_id.split("-")[0])
-                    delivered = self._hub.deliver(
-                        channel, seq, self._hub.epochs[channel], json.loads(fields["d"])
-                    )
+                    self.seqs[channel] = max(self.seqs[channel], seq)
+                    payload = stamp(json.loads(fields["d"]), seq, self.epochs[channel])
+                    delivered = self._deliver(channel, seq, payload)
                     waiter = self._waiters.get((channel, seq))
                     if waiter is not None and not waiter.done():
                         waiter.set_result(delivered)
@@ -208,8 +206,6 @@ class RedisBroker:
 
     async def history_since(self, channel: str, since: int) -> list[Entry] | None:
         """Entries after `since` from the stream, or None when the stream lost them."""
-        from .hub import Entry
-
         assert self._redis is not None
         try:
             rows = await self._redis.xrange(
@@ -219,12 +215,9 @@ class RedisBroker:
             return None
         if not rows or int(rows[0][0].split("-")[0]) != since + 1:
             return None
-        epoch = self._hub.epochs[channel] if self._hub else ""
+        epoch, now = self.epochs[channel], time.monotonic()
         out = []
         for entry_id, fields in rows:
             seq = int(entry_id.split("-")[0])
-            doc = json.loads(fields["d"])
-            doc["seq"], doc["epoch"] = seq, epoch
-            payload = serde.dumpb(doc)
-            out.append(Entry(seq, text_frame(payload), time.monotonic()))
+            out.append(Entry(seq, text_frame(stamp(json.loads(fields["d"]), seq, epoch)), now))
         return out

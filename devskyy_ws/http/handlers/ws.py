@@ -16,7 +16,8 @@ from collections.abc import Collection
 import attrs
 from aiohttp import WSMsgType, web
 
-from ...channels.hub import Connection, Hub
+from ...channels.connection import Connection
+from ...channels.hub import Hub
 from ...channels.protocol import (
     Auth,
     ClientCommand,
@@ -70,7 +71,7 @@ async def replay(conn: Connection, since: int, epoch: str | None) -> None:
         return
     for entry in entries:
         if conn.filters is None or conn.wants(entry.doc):
-            conn.write(None, entry.frame)  # a kept frame is written as it is
+            conn.send_frame(entry.frame)  # a kept frame is written as it is
 
 
 def _resync(conn: Connection, reason: str) -> None:
