@@ -13,7 +13,9 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import attrs
 
+from .jsoncheck import MAX_TEXT_BYTES
 from .records import CAMEL_CASE
+from .requests import CAMEL_CASE_REQUESTS, TEXT_LIMIT_NOTE, Limit
 from .serde import camel
 
 __all__ = ["SchemaSet"]
@@ -25,6 +27,9 @@ def _validator_facts(validator: Any) -> dict[str, Any]:
     if validator is None:
         return out
     for inner in getattr(validator, "_validators", None) or [validator]:
+        if isinstance(inner, Limit):
+            out.update(inner.schema())
+            continue
         options = getattr(inner, "options", None)
         if options is not None:
             out["enum"] = list(options)
@@ -38,6 +43,14 @@ def _validator_facts(validator: Any) -> dict[str, Any]:
         if type(inner).__name__ == "_AndValidator":
             out.update(_validator_facts(inner))
     return out
+
+
+def _flat(schema: dict[str, Any]) -> dict[str, Any]:
+    """`T | None` of a plain type as `{"type": [T, "null"]}`, which reads better."""
+    options = schema.get("anyOf")
+    if options and all(set(o) == {"type"} for o in options[1:]) and "type" in options[0]:
+        return {**options[0], "type": [options[0]["type"], *(o["type"] for o in options[1:])]}
+    return schema
 
 
 class SchemaSet:
@@ -73,6 +86,33 @@ class SchemaSet:
             "properties": properties,
             "required": required,
             "additionalProperties": False,
+        }
+
+    def request_body(self, cls: type[Any]) -> dict[str, Any]:
+        """A request body's schema, inline: its fields' limits, every string's byte cap.
+
+        Keys it does not name are ignored by the server, so none are forbidden here.
+        """
+        hints = typing.get_type_hints(cls)
+        properties: dict[str, Any] = {}
+        required: list[str] = []
+        for field in attrs.fields(cls):
+            wire = camel(field.name) if cls in CAMEL_CASE_REQUESTS else field.name
+            schema = _flat(self.for_type(hints[field.name]))
+            schema.update(_validator_facts(field.validator))
+            if schema.get("type") in ("string", ["string", "null"]) and "enum" not in schema:
+                schema["maxLength"] = min(schema.get("maxLength", MAX_TEXT_BYTES), MAX_TEXT_BYTES)
+                schema["x-max-bytes"] = MAX_TEXT_BYTES
+                schema["description"] = TEXT_LIMIT_NOTE
+            if field.default is attrs.NOTHING:
+                required.append(wire)
+            elif isinstance(field.default, str | int | float | bool):
+                schema["default"] = field.default
+            properties[wire] = schema
+        return {
+            "type": "object",
+            "properties": properties,
+            "required": required,
         }
 
     def for_type(self, hint: Any) -> dict[str, Any]:

@@ -16,24 +16,13 @@ from ..services.roster import AGENT_TYPES
 from ..services.series import RANGES
 from ..version import __version__
 from . import records as r
-from .jsoncheck import MAX_TEXT_BYTES
+from . import requests as q
 from .jsonschema import SchemaSet
 from .messages import CHANNEL_MESSAGES, CHANNELS, PIPELINE_STAGES, TASK_STATUSES
 
 __all__ = ["openapi_document"]
 
 ERR = {"$ref": "#/components/schemas/Error"}
-TEXT_PROMPT = {
-    "type": "string",
-    "minLength": 1,
-    "maxLength": MAX_TEXT_BYTES,
-    "x-max-bytes": MAX_TEXT_BYTES,
-    "description": (
-        f"At most {MAX_TEXT_BYTES:,} bytes of UTF-8 (413 over it); maxLength counts "
-        "characters, so text outside ASCII meets the byte limit first. Every string in a "
-        "request body has the same byte limit."
-    ),
-}
 GROUP_RE = "(health|performance|ml|business|websocket)"
 ERROR_SCHEMA = {
     "type": "object",
@@ -177,6 +166,13 @@ def _op(
     return out
 
 
+def _with(body: dict[str, Any], **properties: dict[str, Any]) -> dict[str, Any]:
+    """A generated body with some properties' schemas set by the document (enums of
+    the roster, the message union) that the contract module cannot know."""
+    body["properties"].update(properties)
+    return body
+
+
 def _page(item: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
@@ -280,14 +276,7 @@ def _service_paths(c: _Refs) -> dict[str, Any]:
                 ),
                 status="202",
                 codes=WRITES,
-                body={
-                    "type": "object",
-                    "properties": {
-                        "channel": {"type": "string", "enum": list(CHANNELS)},
-                        "message": event_message,
-                    },
-                    "required": ["channel", "message"],
-                },
+                body=_with(c.s.request_body(q.EventSubmission), message=event_message),
             )
         },
         "/api/v1/openapi.json": {"get": _op("This document", None, _json({"type": "object"}))},
@@ -332,15 +321,7 @@ def _agent_paths(c: _Refs) -> dict[str, Any]:
                 status="202",
                 codes=WRITES,
                 params=[_path("agent_type")],
-                body={
-                    "type": "object",
-                    "properties": {
-                        "task": TEXT_PROMPT,
-                        "parameters": {"type": "object"},
-                        "use_round_table": {"type": "boolean"},
-                    },
-                    "required": ["task"],
-                },
+                body=c.s.request_body(q.ExecuteRequest),
             )
         },
         "/api/v1/agents/{agent_type}/start": {
@@ -394,16 +375,7 @@ def _task_paths(c: _Refs) -> dict[str, Any]:
                 _json(task, "Accepted"),
                 status="201",
                 codes=WRITES,
-                body={
-                    "type": "object",
-                    "properties": {
-                        "agentType": AGENT_TYPE,
-                        "prompt": TEXT_PROMPT,
-                        "parameters": {"type": "object"},
-                        "useRoundTable": {"type": "boolean"},
-                    },
-                    "required": ["agentType", "prompt"],
-                },
+                body=_with(c.s.request_body(q.TaskSubmission), agentType=AGENT_TYPE),
             ),
         },
         "/api/v1/tasks/{task_id}": {
@@ -438,15 +410,7 @@ def _round_table_paths(c: _Refs) -> dict[str, Any]:
                 "write",
                 _json(competition),
                 codes=WRITES,
-                body={
-                    "type": "object",
-                    "properties": {
-                        "prompt": TEXT_PROMPT,
-                        "task_id": {"type": ["string", "null"]},
-                        "providers": {"type": ["array", "null"], "items": {"type": "string"}},
-                    },
-                    "required": ["prompt"],
-                },
+                body=c.s.request_body(q.CompetitionRequest),
             )
         },
         "/api/v1/round-table/stats": {
@@ -493,26 +457,7 @@ def _pipeline_paths(c: _Refs) -> dict[str, Any]:
                 _json(pipeline, "Started"),
                 status="202",
                 codes=WRITES,
-                body={
-                    "type": "object",
-                    "properties": {
-                        "prompt": {
-                            "type": "string",
-                            "minLength": 10,
-                            "maxLength": 500,
-                            "description": "10 to 500 characters (Unicode code points).",
-                        },
-                        "format": {"type": "string", "enum": ["glb"], "default": "glb"},
-                        "quality": {
-                            "type": "string",
-                            "enum": ["preview", "production"],
-                            "default": "preview",
-                        },
-                        "image_url": {"type": ["string", "null"], "format": "uri"},
-                        "product_id": {"type": ["integer", "null"], "minimum": 1},
-                    },
-                    "required": ["prompt"],
-                },
+                body=c.s.request_body(q.PipelineRequest),
             ),
         },
         "/api/v1/3d-pipeline/{pipeline_id}": {

@@ -17,6 +17,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from . import messages as m
 from . import records as r
+from . import requests as q
 from .jsoncheck import MAX_SAFE_INT
 
 try:  # pragma: no cover - depends on the optional [speed] extra
@@ -215,6 +216,21 @@ def make_converter() -> cattrs.Converter:
             cls,
             make_dict_structure_fn(cls, conv, **renames),  # type: ignore[arg-type]
         )
+    for cls in q.REQUEST_BODIES:  # extra keys ignored: clients may know a newer server
+        renames = (
+            {a.name: override(rename=camel(a.name)) for a in attrs.fields(cls)}
+            if cls in q.CAMEL_CASE_REQUESTS
+            else {}
+        )
+        conv.register_structure_hook(
+            cls,
+            make_dict_structure_fn(
+                cls,
+                conv,
+                _cattrs_forbid_extra_keys=False,
+                **renames,  # type: ignore[arg-type]
+            ),
+        )
     return conv
 
 
@@ -239,3 +255,36 @@ def error_details(exc: BaseException) -> list[str]:
     if isinstance(exc, cattrs.BaseValidationError):
         return [str(line) for line in cattrs.transform_error(exc)]
     return [str(exc)]
+
+
+def wire_name(cls: type[Any], name: str) -> str:
+    """The key a field of `cls` has on the wire."""
+    return camel(name) if cls in q.CAMEL_CASE_REQUESTS or cls in r.CAMEL_CASE else name
+
+
+def refusal(exc: Exception, cls: type[Any]) -> tuple[str, str, dict[str, Any]]:
+    """Why a request body did not structure into `cls`: (error code, sentence, details).
+
+    The first problem is reported, with the field as the client spelled it: a value
+    outside a documented limit gives that limit's code, a missing or mistyped field
+    its field's code.
+    """
+    if isinstance(exc, q.FieldRefused):
+        details: dict[str, Any] = {"field": wire_name(cls, exc.field)}
+        if exc.allowed is not None:
+            details["allowed"] = list(exc.allowed)
+        return exc.code, str(exc), details
+    if isinstance(exc, cattrs.ClassValidationError):
+        noted, plain = exc.group_exceptions()
+        for inner in plain:  # a validator's refusal, raised once the fields structured
+            if isinstance(inner, q.FieldRefused):
+                return refusal(inner, cls)
+        if noted:
+            inner, note = noted[0]
+            field = wire_name(cls, note.name)
+            code = q.field_code(cls, note.name)
+            if isinstance(inner, KeyError):
+                return code, f"Field '{field}' is required.", {"field": field}
+            problem = error_details(inner)[0].split(" @ ")[0]
+            return code, f"Field '{field}' is invalid: {problem}.", {"field": field}
+    return "invalid_body", "The request body does not fit its schema.", {}

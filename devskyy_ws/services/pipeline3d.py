@@ -22,6 +22,7 @@ from ..channels.hub import Hub
 from ..contract import serde
 from ..contract.messages import PipelineUpdate, utcnow
 from ..contract.records import PipelineRecord
+from ..contract.requests import PIPELINE_PROMPT_CHARS
 from ..gltf.check import Limits, check_glb
 from ..providers.three_d import (
     GenerationError,
@@ -46,8 +47,6 @@ log = logging.getLogger("devskyy_ws.pipeline3d")
 SWEEP_S = 60.0  # how often the asset retention bounds are applied
 
 PIPELINE_ID = re.compile(r"3d-[0-9a-f]{12}")
-FORMATS = ("glb",)
-QUALITIES = ("preview", "production")
 ACTIVE = ("generating", "validating", "uploading")
 _MARKUP = re.compile(r"<\s*script|javascript\s*:|on\w+\s*=|<\s*iframe|<\s*img", re.I)
 
@@ -133,26 +132,17 @@ def pipeline_row(record: PipelineRecord) -> Row:
     )
 
 
-def validate_request(prompt: Any, fmt: Any, quality: Any, image_url: Any, product_id: Any) -> None:
-    """Raises:
-    Invalid: a field the pipeline cannot accept.
+def validate_request(prompt: str) -> None:
+    """The rules past the request's documented limits (contract/requests.py).
+
+    Raises:
+        Invalid: a prompt that is blank-padded to length, or holds markup.
     """
-    if not isinstance(prompt, str) or not 10 <= len(prompt.strip()) <= 500:
-        raise Invalid("invalid_prompt", "The prompt must be 10 to 500 characters.")
+    low, high = PIPELINE_PROMPT_CHARS
+    if not low <= len(prompt.strip()) <= high:
+        raise Invalid("invalid_prompt", f"The prompt must be {low} to {high} characters.")
     if _MARKUP.search(prompt):
         raise Invalid("unsafe_prompt", "The prompt must not contain markup or script.")
-    if fmt not in FORMATS:
-        raise Invalid("unsupported_format", f"Format {fmt!r} is not supported; use glb.")
-    if quality not in QUALITIES:
-        raise Invalid("invalid_quality", "Quality must be preview or production.")
-    if image_url is not None and (
-        not isinstance(image_url, str) or not re.fullmatch(r"https?://\S{1,2000}", image_url)
-    ):
-        raise Invalid("invalid_image_url", "image_url must be an http(s) URL.")
-    if product_id is not None and (
-        isinstance(product_id, bool) or not isinstance(product_id, int) or product_id <= 0
-    ):
-        raise Invalid("invalid_product_id", "product_id must be a positive integer.")
 
 
 class PipelineService:
@@ -268,18 +258,18 @@ class PipelineService:
 
     async def submit(
         self,
-        prompt: Any,
-        fmt: Any = "glb",
-        quality: Any = "preview",
-        image_url: Any = None,
-        product_id: Any = None,
+        prompt: str,
+        fmt: str = "glb",
+        quality: str = "preview",
+        image_url: str | None = None,
+        product_id: int | None = None,
     ) -> PipelineRecord:
-        """Validate (fields arrive straight from JSON), persist, start.
+        """Validate, persist, start. Types and limits were checked with the request.
 
         Raises:
-            Invalid: a field the pipeline cannot accept.
+            Invalid: a prompt the pipeline cannot accept.
         """
-        validate_request(prompt, fmt, quality, image_url, product_id)
+        validate_request(prompt)
         record = PipelineRecord(
             pipeline_id="",  # drawn by FreshIds
             prompt=prompt.strip(),

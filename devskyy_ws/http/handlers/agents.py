@@ -9,8 +9,9 @@ from aiohttp import web
 
 from ...contract import serde
 from ...contract.records import ExecuteResponse
+from ...contract.requests import ExecuteRequest
 from ...keys import SERVICES_KEY
-from .common import read_json, require_bool, require_dict, require_str
+from .common import read_body
 
 __all__ = ["execute", "get_agent", "learn", "list_agents", "start", "stats", "stop", "tools"]
 
@@ -41,12 +42,9 @@ async def execute(request: web.Request) -> web.Response:
     services = request.app[SERVICES_KEY]
     agent_type = request.match_info["agent_type"]
     services.agents.runtime(agent_type)  # 404 before reading the body
-    body = await read_json(request)
+    body = await read_body(request, ExecuteRequest)
     accepted = await services.tasks.submit(
-        agent_type,
-        require_str(body, "task"),
-        require_dict(body, "parameters"),
-        require_bool(body, "use_round_table"),
+        agent_type, body.task, body.parameters, bool(body.use_round_table)
     )
     answer = ExecuteResponse(
         task_id=accepted.id,

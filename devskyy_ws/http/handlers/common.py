@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -11,7 +11,9 @@ from ...contract import serde
 from ...contract.jsoncheck import TOO_DEEP, JsonLimitError, check_json
 from ..errors import ApiError
 
-__all__ = ["query_choice", "query_int", "read_json", "require_bool", "require_dict", "require_str"]
+__all__ = ["json_response", "query_choice", "query_int", "read_body", "read_json"]
+
+T = TypeVar("T")
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -44,6 +46,20 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ApiError(422, "invalid_body", "The request body must be a JSON object.")
     return doc
+
+
+async def read_body(request: web.Request, cls: type[T]) -> T:
+    """The request body structured into its contract class (contract/requests.py).
+
+    Raises:
+        ApiError: as `read_json`; 422 naming the first field that does not fit `cls`.
+    """
+    doc = await read_json(request)
+    try:
+        return serde.structure(doc, cls)
+    except Exception as exc:
+        code, message, details = serde.refusal(exc, cls)
+        raise ApiError(422, code, message, details=details or None) from exc
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -93,52 +109,3 @@ def query_choice(request: web.Request, name: str, choices: Sequence[str]) -> str
             details={"parameter": name, "value": raw[:100], "allowed": list(choices)},
         )
     return raw
-
-
-def require_str(body: dict[str, Any], name: str) -> str:
-    """A required string field.
-
-    Raises:
-        ApiError: 422 naming the field.
-    """
-    value = body.get(name)
-    if not isinstance(value, str):
-        raise ApiError(
-            422,
-            "invalid_field",
-            f"Field '{name}' is required and must be a string.",
-            details={"field": name},
-        )
-    return value
-
-
-def require_dict(body: dict[str, Any], name: str) -> dict[str, Any]:
-    """An optional object field (missing or null means empty).
-
-    Raises:
-        ApiError: 422 naming the field.
-    """
-    value = body.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ApiError(
-            422, "invalid_field", f"Field '{name}' must be an object.", details={"field": name}
-        )
-    return value
-
-
-def require_bool(body: dict[str, Any], name: str, default: bool = False) -> bool:
-    """An optional boolean field.
-
-    Raises:
-        ApiError: 422 naming the field.
-    """
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise ApiError(
-            422, "invalid_field", f"Field '{name}' must be true or false.", details={"field": name}
-        )
-    return value

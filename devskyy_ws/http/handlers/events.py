@@ -8,16 +8,15 @@ from aiohttp import web
 
 from ...contract import serde
 from ...contract.messages import CHANNEL_MESSAGES, type_name, utcnow
+from ...contract.requests import EventSubmission
 from ...keys import HUB_KEY
 from ..errors import ApiError
-from .common import read_json
+from .common import read_body
 
 __all__ = ["publish_event"]
 
 
-def _message_for(channel: str, raw: Any) -> Any:
-    if not isinstance(raw, dict):
-        raise ApiError(422, "invalid_message", "'message' must be a JSON object.")
+def _message_for(channel: str, raw: dict[str, Any]) -> Any:
     allowed = {type_name(cls): cls for cls in CHANNEL_MESSAGES[channel]}
     kind = raw.get("type")
     cls = allowed.get(kind) if isinstance(kind, str) else None
@@ -42,15 +41,7 @@ def _message_for(channel: str, raw: Any) -> Any:
 
 
 async def publish_event(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    channel = body.get("channel")
-    if not isinstance(channel, str) or channel not in CHANNEL_MESSAGES:
-        raise ApiError(
-            422,
-            "unknown_channel",
-            f"Unknown channel {channel!r}.",
-            details={"channels": list(CHANNEL_MESSAGES)},
-        )
-    message = _message_for(channel, body.get("message"))
-    delivered = await request.app[HUB_KEY].publish(channel, message)
-    return web.json_response({"channel": channel, "delivered": delivered}, status=202)
+    body = await read_body(request, EventSubmission)
+    message = _message_for(body.channel, body.message)
+    delivered = await request.app[HUB_KEY].publish(body.channel, message)
+    return web.json_response({"channel": body.channel, "delivered": delivered}, status=202)

@@ -6,23 +6,20 @@ from aiohttp import web
 
 from ...contract import serde
 from ...contract.messages import PIPELINE_STAGES
+from ...contract.requests import PipelineRequest
 from ...keys import SERVICES_KEY
 from ..auth import requires_scope
 from ..errors import ApiError
-from .common import query_choice, query_int, read_json
+from .common import query_choice, query_int, read_body
 
 __all__ = ["asset", "cancel", "get_pipeline", "list_pipelines", "start_pipeline"]
 
 
 @requires_scope("write")
 async def start_pipeline(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = await read_body(request, PipelineRequest)
     record = await request.app[SERVICES_KEY].pipeline.submit(
-        body.get("prompt", ""),
-        body.get("format", "glb"),
-        body.get("quality", "preview"),
-        body.get("image_url"),
-        body.get("product_id"),
+        body.prompt, body.format, body.quality, body.image_url, body.product_id
     )
     return web.json_response(serde.unstructure(record), status=202)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...contract import serde
+from ...contract.requests import CompetitionRequest
 from ...keys import SERVICES_KEY
-from ..errors import ApiError
-from .common import query_int, read_json, require_str
+from .common import query_int, read_body
 
 __all__ = ["compete", "get_competition", "list_competitions", "providers", "stats"]
 
@@ -27,17 +27,10 @@ async def get_competition(request: web.Request) -> web.Response:
 
 
 async def compete(request: web.Request) -> web.Response:
-    body = await read_json(request)
-    prompt = require_str(body, "prompt")
-    task_id = body.get("task_id")
-    if task_id is not None and not isinstance(task_id, str):
-        raise ApiError(422, "invalid_field", "Field 'task_id' must be a string or null.")
-    names = body.get("providers")
-    if names is not None and (
-        not isinstance(names, list) or not all(isinstance(n, str) for n in names)
-    ):
-        raise ApiError(422, "invalid_field", "Field 'providers' must be null or a list of names.")
-    record = await request.app[SERVICES_KEY].round_table.compete(prompt, task_id, names)
+    body = await read_body(request, CompetitionRequest)
+    record = await request.app[SERVICES_KEY].round_table.compete(
+        body.prompt, body.task_id, body.providers
+    )
     return web.json_response(serde.unstructure(record))
 
 

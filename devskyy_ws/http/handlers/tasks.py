@@ -6,16 +6,9 @@ from aiohttp import web
 
 from ...contract import serde
 from ...contract.messages import TASK_STATUSES
+from ...contract.requests import TaskSubmission
 from ...keys import SERVICES_KEY
-from .common import (
-    json_response,
-    query_choice,
-    query_int,
-    read_json,
-    require_bool,
-    require_dict,
-    require_str,
-)
+from .common import json_response, query_choice, query_int, read_body
 
 __all__ = ["cancel_task", "get_task", "list_tasks", "submit_task"]
 
@@ -35,12 +28,9 @@ async def get_task(request: web.Request) -> web.Response:
 
 
 async def submit_task(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body = await read_body(request, TaskSubmission)
     accepted = await request.app[SERVICES_KEY].tasks.submit(
-        require_str(body, "agentType"),
-        require_str(body, "prompt"),
-        require_dict(body, "parameters"),
-        require_bool(body, "useRoundTable"),
+        body.agent_type, body.prompt, body.parameters, bool(body.use_round_table)
     )
     return json_response(accepted.doc, status=201)
 
