@@ -92,6 +92,12 @@ def test_an_unknown_channel_lists_the_known_ones() -> None:
     assert refused({"message": {}}, EventSubmission)[0] == "unknown_channel"
 
 
+def test_a_string_is_not_a_list_of_its_characters() -> None:
+    code, message, details = refused({"prompt": "p", "providers": "ab"}, CompetitionRequest)
+    assert code == "invalid_field" and details == {"field": "providers"}
+    assert "expected a list" in message
+
+
 def test_a_list_of_the_wrong_items_is_refused() -> None:
     code, message, details = refused({"prompt": "p", "providers": ["a", 1]}, CompetitionRequest)
     assert code == "invalid_field" and details == {"field": "providers"}

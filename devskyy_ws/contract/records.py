@@ -32,8 +32,8 @@ __all__ = [
 @attrs.define(kw_only=True)
 class ToolInfo:
     name: str
-    description: str
-    category: str
+    description: str = ""
+    category: str = "general"
     parameters: dict[str, Any] = attrs.Factory(dict)
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import attrs
 import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory as tuple_structure_factory
+from cattrs.cols import list_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
 
 from . import messages as m
 from . import records as r
@@ -168,14 +171,38 @@ def _optional_timestamp(value: datetime | None) -> str | None:
     return None if value is None else format_timestamp(value)
 
 
-def make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(forbid_extra_keys=True)
-    conv.register_unstructure_hook(datetime, format_timestamp)
-    conv.register_structure_hook(datetime, parse_timestamp)
+def register_strict_scalars(conv: cattrs.Converter) -> None:
+    """Numbers, strings and booleans as they are, never coerced ("5" is not 5), and
+    lists only from lists (cattrs would make ["a", "b"] of the string "ab")."""
     conv.register_structure_hook(float, _strict_float)
     conv.register_structure_hook(int, _strict_int)
     conv.register_structure_hook(str, _strict_str)
     conv.register_structure_hook(bool, _strict_bool)
+
+    def only_lists(hint: Any) -> Any:
+        make = list_structure_factory if get_origin(hint) is list else tuple_structure_factory
+        structure = make(hint, conv)
+
+        def sequence(value: Any, _: Any) -> Any:
+            if not isinstance(value, list):
+                raise ValueError(f"expected a list, got {type(value).__name__}")
+            return structure(value, hint)
+
+        return sequence
+
+    conv.register_structure_hook_factory(_homogeneous_sequence, only_lists)
+
+
+def _homogeneous_sequence(hint: Any) -> bool:
+    origin, args = get_origin(hint), get_args(hint)
+    return origin is list or (origin is tuple and len(args) == 2 and args[1] is Ellipsis)
+
+
+def make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(datetime, format_timestamp)
+    conv.register_structure_hook(datetime, parse_timestamp)
+    register_strict_scalars(conv)
     conv.register_structure_hook_func(lambda t: t == dict[str, Any], _any_dict)
     # Optional scalars are written as they are: cattrs would otherwise dispatch on each
     # value's class at run time, a third of what unstructuring a task cost.
@@ -253,8 +280,15 @@ def structure(data: Any, cls: type[T]) -> T:
 def error_details(exc: BaseException) -> list[str]:
     """Flatten a cattrs error tree into readable `path: problem` lines."""
     if isinstance(exc, cattrs.BaseValidationError):
-        return [str(line) for line in cattrs.transform_error(exc)]
+        return [str(line) for line in cattrs.transform_error(exc, format_exception=_problem)]
     return [str(exc)]
+
+
+def _problem(exc: BaseException, hint: Any) -> str:
+    """Our hooks' and validators' own words; cattrs' for the rest."""
+    if type(exc) is ValueError and exc.args:
+        return str(exc)
+    return format_exception(exc, hint)
 
 
 def wire_name(cls: type[Any], name: str) -> str:

@@ -25,16 +25,22 @@ output_price_per_1k = 0.0006
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from .. import tomlfile
+from ..tomlfile import ConfigFileError
 from .llm import LLMProvider, OpenAICompatProvider
 from .offline import OFFLINE_STYLES, OfflineProvider
 
-__all__ = ["DEFAULT_WEIGHTS", "ProviderConfig", "ProviderConfigError", "load_provider_config"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "ProviderConfig",
+    "ProvidersFile",
+    "load_provider_config",
+]
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "relevance": 0.3,
@@ -48,8 +54,61 @@ DEFAULT_AVOID = ("cheap", "discount", "knockoff", "bargain", "clearance")
 OFFLINE_JUDGE = "offline-judge"
 
 
-class ProviderConfigError(ValueError):
-    """The providers file is unusable; the message says what to fix."""
+@attrs.frozen(kw_only=True)
+class ProviderEntry:
+    """One `[[providers]]` entry; unset fields take the provider's own defaults."""
+
+    name: str
+    kind: str = attrs.field(default="openai", validator=attrs.validators.in_(("openai", "offline")))
+    style: str = "detailed"  # offline only
+    display_name: str | None = None
+    enabled: bool = True
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    timeout: float | None = None
+    max_retries: int | None = None
+    backoff_base: float | None = None
+    input_price_per_1k: float | None = None
+    output_price_per_1k: float | None = None
+    temperature: float | None = None
+
+    def build(self) -> LLMProvider:
+        if self.kind == "offline":
+            return OfflineProvider(self.name, self.style, self.display_name, self.enabled)
+        if self.base_url is None or self.model is None:
+            raise ConfigFileError(f"provider {self.name!r}: needs base_url and model")
+        given = {
+            k: v
+            for k, v in attrs.asdict(self).items()
+            if v is not None and k not in ("name", "kind", "style", "base_url", "model")
+        }
+        return OpenAICompatProvider(
+            name=self.name, base_url=self.base_url, model=self.model, **given
+        )
+
+
+@attrs.frozen(kw_only=True)
+class TasksSection:
+    provider: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RoundTableSection:
+    judge: str = OFFLINE_JUDGE
+    timeout: float = 60.0
+    weights: dict[str, float] = attrs.Factory(dict)
+    favour: tuple[str, ...] = DEFAULT_FAVOUR
+    avoid: tuple[str, ...] = DEFAULT_AVOID
+    include_offline: bool = False  # keep the offline providers beside real ones
+
+
+@attrs.frozen(kw_only=True)
+class ProvidersFile:
+    tasks: TasksSection = TasksSection()
+    round_table: RoundTableSection = RoundTableSection()
+    providers: tuple[ProviderEntry, ...] = ()
+    pipeline: dict[str, Any] = attrs.Factory(dict)  # the 3D pipeline's section, read there
 
 
 @attrs.define
@@ -77,82 +136,41 @@ def offline_providers() -> dict[str, LLMProvider]:
     return {f"offline-{s}": OfflineProvider(f"offline-{s}", s) for s in OFFLINE_STYLES}
 
 
-def _provider(raw: Any) -> LLMProvider:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise ProviderConfigError("each [[providers]] entry needs a string 'name'")
-    kind = raw.get("kind", "openai")
-    try:
-        if kind == "offline":
-            return OfflineProvider(
-                raw["name"],
-                raw.get("style", "detailed"),
-                raw.get("display_name"),
-                raw.get("enabled", True),
-            )
-        if kind == "openai":
-            fields = {
-                k: raw[k]
-                for k in (
-                    "base_url",
-                    "model",
-                    "api_key_env",
-                    "display_name",
-                    "timeout",
-                    "max_retries",
-                    "backoff_base",
-                    "input_price_per_1k",
-                    "output_price_per_1k",
-                    "temperature",
-                    "enabled",
-                )
-                if k in raw
-            }
-            return OpenAICompatProvider(name=raw["name"], **fields)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProviderConfigError(f"provider {raw['name']!r}: {exc}") from exc
-    raise ProviderConfigError(
-        f"provider {raw['name']!r}: unknown kind {kind!r} (offline or openai)"
-    )
-
-
 def load_provider_config(path: Path | None) -> ProviderConfig:
     """The offline default, or what the file says.
 
     Raises:
-        ProviderConfigError: unreadable file, unknown provider names, bad weights.
+        ConfigFileError: unreadable file, unknown keys or provider names, bad weights.
     """
-    doc: dict[str, Any] = {}
-    if path is not None:
-        try:
-            doc = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ProviderConfigError(f"{path}: {exc}") from exc
-    configured = [_provider(raw) for raw in doc.get("providers", [])]
-    round_table = doc.get("round_table", {})
+    where = str(path) if path is not None else "providers"
+    doc = tomlfile.read(path) if path is not None else {}
+    file = tomlfile.structure(doc, ProvidersFile, where)
+    configured = [entry.build() for entry in file.providers]
+    round_table = file.round_table
     providers: dict[str, LLMProvider] = {}
-    if not configured or round_table.get("include_offline", False):
+    if not configured or round_table.include_offline:
         providers.update(offline_providers())
     for provider in configured:
         providers[provider.name] = provider
-    task_provider = doc.get("tasks", {}).get("provider") or (
+    task_provider = file.tasks.provider or (
         configured[0].name if configured else "offline-detailed"
     )
     if task_provider not in providers:
-        raise ProviderConfigError(f"[tasks] provider {task_provider!r} is not defined")
-    judge = round_table.get("judge", OFFLINE_JUDGE)
+        raise ConfigFileError(f"{where}: [tasks] provider {task_provider!r} is not defined")
+    judge = round_table.judge
     if judge != OFFLINE_JUDGE and judge not in providers:
-        raise ProviderConfigError(f"[round_table] judge {judge!r} is not defined")
-    weights = {**DEFAULT_WEIGHTS, **round_table.get("weights", {})}
+        raise ConfigFileError(f"{where}: [round_table] judge {judge!r} is not defined")
+    weights = {**DEFAULT_WEIGHTS, **round_table.weights}
     if set(weights) != set(DEFAULT_WEIGHTS) or abs(sum(weights.values()) - 1.0) > 1e-6:
-        raise ProviderConfigError(
-            f"[round_table] weights must cover {', '.join(DEFAULT_WEIGHTS)} and sum to 1"
+        raise ConfigFileError(
+            f"{where}: [round_table] weights must cover {', '.join(DEFAULT_WEIGHTS)} and sum to 1"
         )
     return ProviderConfig(
         providers=providers,
         task_provider=task_provider,
         judge=judge,
-        weights={k: float(v) for k, v in weights.items()},
-        favour=tuple(round_table.get("favour", DEFAULT_FAVOUR)),
-        avoid=tuple(round_table.get("avoid", DEFAULT_AVOID)),
-        timeout=float(round_table.get("timeout", 60.0)),
+        weights=weights,
+        favour=round_table.favour,
+        avoid=round_table.avoid,
+        timeout=round_table.timeout,
     )

@@ -13,7 +13,8 @@ from .agents import AgentService
 from .loading import RecordLoader
 from .metrics import MetricsService
 from .monitoring import MonitoringService
-from .pipeline3d import PipelineService, load_pipeline_config
+from .pipeline3d import PipelineService
+from .pipeline_config import load_pipeline_config
 from .roster import load_roster
 from .round_table import RoundTableService
 from .tasks import TaskService

@@ -11,37 +11,29 @@ import asyncio
 import logging
 import re
 import time
-import tomllib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import attrs
 
 from ..channels.hub import Hub
 from ..contract import serde
 from ..contract.messages import PipelineUpdate, utcnow
 from ..contract.records import PipelineRecord
 from ..contract.requests import PIPELINE_PROMPT_CHARS
-from ..gltf.check import Limits, check_glb
+from ..gltf.check import check_glb
 from ..providers.three_d import (
     GenerationError,
     GenerationRequest,
-    Generator,
     LocalStorage,
-    OfflineGenerator,
-    Uploader,
     UploadError,
     UploadRequest,
 )
-from ..providers.tripo3d import TripoClient
-from ..providers.wordpress import WordPressUploader
 from ..store.base import Row, Store
 from .errors import Conflict, Invalid, NotFound
 from .ids import FreshIds
 from .loading import RecordLoader
+from .pipeline_config import PipelineConfig
 
-__all__ = ["PIPELINE_ID", "PipelineConfig", "PipelineService", "load_pipeline_config"]
+__all__ = ["PIPELINE_ID", "PipelineService", "pipeline_row"]
 
 log = logging.getLogger("devskyy_ws.pipeline3d")
 SWEEP_S = 60.0  # how often the asset retention bounds are applied
@@ -49,76 +41,6 @@ SWEEP_S = 60.0  # how often the asset retention bounds are applied
 PIPELINE_ID = re.compile(r"3d-[0-9a-f]{12}")
 ACTIVE = ("generating", "validating", "uploading")
 _MARKUP = re.compile(r"<\s*script|javascript\s*:|on\w+\s*=|<\s*iframe|<\s*img", re.I)
-
-
-@attrs.define
-class PipelineConfig:
-    generator: Generator
-    uploader: Uploader
-    limits: dict[str, Limits]
-    max_concurrent: int = 2
-    asset_retention: float = 30 * 24 * 3600.0  # seconds; 0 keeps assets for ever
-    asset_max_bytes: int = 1024**3  # bytes on disk; 0 means no bound
-
-
-def load_pipeline_config(
-    path: Path | None, assets: Path, url_for: Callable[[str], str]
-) -> PipelineConfig:
-    """The `[pipeline]` section of the providers file; offline and local by default.
-
-    Raises:
-        ValueError: an unknown generator or uploader, or missing WordPress settings.
-    """
-    section: dict[str, Any] = {}
-    if path is not None:
-        section = tomllib.loads(path.read_text()).get("pipeline", {})
-    max_mb = float(section.get("max_file_mb", 100))
-    max_bytes = int(max_mb * 1024 * 1024)
-    limits = {
-        "preview": Limits(
-            min_triangles=int(section.get("preview_min_triangles", 10_000)),
-            max_triangles=int(section.get("preview_max_triangles", 50_000)),
-            max_bytes=max_bytes,
-        ),
-        "production": Limits(
-            min_triangles=int(section.get("production_min_triangles", 10_000)),
-            max_triangles=int(section.get("production_max_triangles", 200_000)),
-            max_bytes=max_bytes,
-        ),
-    }
-    generator: Generator
-    kind = section.get("generator", "offline")
-    if kind == "offline":
-        generator = OfflineGenerator()
-    elif kind == "tripo3d":
-        generator = TripoClient(
-            base_url=section.get("tripo_base_url", "https://api.tripo3d.ai/v2/openapi"),
-            api_key_env=section.get("tripo_api_key_env", "TRIPO_API_KEY"),
-            poll_interval=float(section.get("poll_interval", 2.0)),
-            deadline=float(section.get("deadline", 600.0)),
-            max_retries=int(section.get("max_retries", 3)),
-            backoff_base=float(section.get("backoff_base", 0.5)),
-            max_bytes=max_bytes,
-        )
-    else:
-        raise ValueError(f"[pipeline] generator must be offline or tripo3d, not {kind!r}")
-    uploader: Uploader
-    target = section.get("uploader", "local")
-    if target == "local":
-        uploader = LocalStorage(assets, url_for)
-    elif target == "wordpress":
-        if "wordpress_url" not in section or "wordpress_user" not in section:
-            raise ValueError("[pipeline] wordpress needs wordpress_url and wordpress_user")
-        uploader = WordPressUploader(
-            base_url=section["wordpress_url"],
-            user=section["wordpress_user"],
-            app_password_env=section.get("wordpress_app_password_env", "WP_APP_PASSWORD"),
-            max_retries=int(section.get("max_retries", 3)),
-            backoff_base=float(section.get("backoff_base", 0.5)),
-        )
-    else:
-        raise ValueError(f"[pipeline] uploader must be local or wordpress, not {target!r}")
-    return PipelineConfig(generator, uploader, limits, int(section.get("max_concurrent", 2)))
 
 
 def pipeline_row(record: PipelineRecord) -> Row:
