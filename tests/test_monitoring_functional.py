@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from devskyy_ws import SERVICES_KEY, STORE_KEY, Settings
@@ -262,17 +263,27 @@ async def test_prometheus_latency_histogram_counts_every_request(
 
 
 def test_request_stats_put_a_latency_in_the_first_bucket_that_holds_it() -> None:
-    from devskyy_ws.services.requests import LATENCY_BOUNDS, RequestStats
+    from prometheus_client import CollectorRegistry
+
+    from devskyy_ws.services.requests import RequestStats
 
     stats = RequestStats()
+    registry = CollectorRegistry()
+    registry.register(stats.latency)
+    registry.register(stats.counts)
     for seconds in (0.0005, 0.001, 0.003, 0.003, 42.0):
         stats.record("GET", "/r", 200, seconds)
-    buckets = stats.latency["/r"].buckets
-    assert buckets[0] == 2  # le 0.001 holds 0.001 itself
-    assert buckets[LATENCY_BOUNDS.index(0.005)] == 2
-    assert buckets[-1] == 1  # past the last bound
-    assert sum(buckets) == 5 and stats.counts == {("GET", "/r", 200): 5}
-    assert stats.latency["/r"].seconds == sum((0.0005, 0.001, 0.003, 0.003, 42.0))
+
+    def bucket(le: str) -> float | None:
+        name = "devskyy_http_request_duration_seconds_bucket"
+        return registry.get_sample_value(name, {"route": "/r", "le": le})
+
+    assert bucket("0.001") == 2  # le 0.001 holds 0.001 itself
+    assert bucket("0.005") == 4 and bucket("10.0") == 4 and bucket("+Inf") == 5
+    labels = {"method": "GET", "route": "/r", "status": "200"}
+    assert registry.get_sample_value("devskyy_http_requests_total", labels) == 5
+    total = registry.get_sample_value("devskyy_http_request_duration_seconds_sum", {"route": "/r"})
+    assert total == pytest.approx(sum((0.0005, 0.001, 0.003, 0.003, 42.0)))
 
 
 async def test_prometheus_can_require_a_token(make_client: ClientFactory) -> None:

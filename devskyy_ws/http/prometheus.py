@@ -9,22 +9,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from ..channels.hub import Hub
 from ..services.container import Services
-from ..services.requests import LATENCY_BOUNDS, RequestStats
+from ..services.requests import RequestStats
 
 __all__ = ["build_registry"]
 
 
-Family = GaugeMetricFamily | CounterMetricFamily | HistogramMetricFamily
+Family = GaugeMetricFamily | CounterMetricFamily
 
 
 class _LiveCollector(Collector):
-    """Reads request, hub and service counters at scrape time; nothing is double-counted."""
+    """Reads hub and service counters at scrape time; nothing is double-counted."""
 
     def __init__(self, hub: Hub, services: Services, requests: RequestStats) -> None:
         self.hub = hub
@@ -32,7 +32,6 @@ class _LiveCollector(Collector):
         self.requests = requests
 
     def collect(self) -> Iterator[Family]:
-        yield from self._requests()
         connections = GaugeMetricFamily(
             "devskyy_ws_connections", "Open WebSocket connections", labels=["channel"]
         )
@@ -95,28 +94,11 @@ class _LiveCollector(Collector):
             value=self.services.loader.unreadable,
         )
 
-    def _requests(self) -> Iterator[Family]:
-        total = CounterMetricFamily(
-            "devskyy_http_requests", "REST requests", labels=["method", "route", "status"]
-        )
-        for (method, route, status), count in sorted(self.requests.counts.items()):
-            total.add_metric([method, route, str(status)], count)
-        yield total
-        latency = HistogramMetricFamily(
-            "devskyy_http_request_duration_seconds", "REST request latency", labels=["route"]
-        )
-        bounds = [*(repr(float(b)) for b in LATENCY_BOUNDS), "+Inf"]
-        for route, histogram in sorted(self.requests.latency.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip(bounds, histogram.buckets, strict=True):
-                cumulative += count
-                buckets.append((bound, cumulative))
-            latency.add_metric([route], buckets, sum_value=histogram.seconds)
-        yield latency
-
 
 def build_registry(hub: Hub, services: Services, requests: RequestStats) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_LiveCollector(hub, services, requests))
+    registry.register(requests.counts)
+    registry.register(requests.latency)
     ProcessCollector(registry=registry)
     return registry

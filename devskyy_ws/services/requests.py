@@ -1,52 +1,40 @@
 """Counts and latencies of REST requests: what monitoring and /metrics report.
 
-Plain numbers, kept outside the HTTP layer; its timing middleware records each request
-here (http/timing.py).
+Kept outside the HTTP layer; its timing middleware records each request here
+(http/timing.py). The per-route series are prometheus-client's own Counter and
+Histogram, registered in the app's registry by http/prometheus.py.
 """
 
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections import Counter, deque
 from collections.abc import Sequence
 
 import attrs
+import prometheus_client
 
-__all__ = ["LATENCY_BOUNDS", "RequestStats", "RouteLatency"]
+__all__ = ["LATENCY_BOUNDS", "RequestStats"]
 
 
 LATENCY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-"""Upper bounds (seconds) of the latency histogram's buckets; one more holds the rest."""
+"""Upper bounds (seconds) of the latency histogram's buckets; +Inf holds the rest."""
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CLASSES = tuple(f"{n}xx" for n in range(10))
 
 
 @attrs.define
-class RouteLatency:
-    """One route's latency histogram: a count per bucket (not cumulative) and the sum."""
-
-    buckets: list[int] = attrs.Factory(lambda: [0] * (len(LATENCY_BOUNDS) + 1))
-    seconds: float = 0.0
-
-
-@attrs.define
 class RequestStats:
-    """Counts and latencies of REST requests (WebSocket upgrades are not requests here).
-
-    Prometheus reads `counts` and `latency` when it scrapes: plain numbers kept here cost
-    a request a dict update, where prometheus-client's metrics take a lock per update
-    (about 4% of an in-memory GET's requests/s, docs/benchmarks.md).
-    """
+    """Counts and latencies of REST requests (WebSocket upgrades are not requests here)."""
 
     window: int = 4096
     total: int = 0
     by_class: Counter[str] = attrs.Factory(Counter)
     recent: deque[float] = attrs.field(init=False)  # latencies in ms, for percentiles
-    counts: dict[tuple[str, str, int], int] = attrs.Factory(dict)
+    counts: prometheus_client.Counter = attrs.field(init=False)
     """Requests per (method, route, status). Methods beyond REST's (the parser admits
     WebDAV and more) share "OTHER", so clients cannot mint series."""
-    latency: dict[str, RouteLatency] = attrs.Factory(dict)
+    latency: prometheus_client.Histogram = attrs.field(init=False)
     _interval_count: int = 0
     _interval_latency: float = 0.0
     _interval_started: float = attrs.field(factory=time.monotonic)
@@ -54,6 +42,19 @@ class RequestStats:
 
     def __attrs_post_init__(self) -> None:
         self.recent = deque(maxlen=self.window)
+        self.counts = prometheus_client.Counter(
+            "devskyy_http_requests",
+            "REST requests",
+            ["method", "route", "status"],
+            registry=None,  # the app's own registry takes it (two apps, two sets)
+        )
+        self.latency = prometheus_client.Histogram(
+            "devskyy_http_request_duration_seconds",
+            "REST request latency",
+            ["route"],
+            buckets=LATENCY_BOUNDS,
+            registry=None,
+        )
 
     def record(self, method: str, route: str, status: int, latency_s: float) -> None:
         self.total += 1
@@ -61,13 +62,8 @@ class RequestStats:
         self.recent.append(latency_s * 1000.0)
         self._interval_count += 1
         self._interval_latency += latency_s
-        key = (method if method in _METHODS else "OTHER", route, status)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        histogram = self.latency.get(route)
-        if histogram is None:
-            histogram = self.latency[route] = RouteLatency()
-        histogram.buckets[bisect_left(LATENCY_BOUNDS, latency_s)] += 1
-        histogram.seconds += latency_s
+        self.counts.labels(method if method in _METHODS else "OTHER", route, str(status)).inc()
+        self.latency.labels(route).observe(latency_s)
 
     def take_interval(self) -> tuple[float, float]:
         """Requests per second and mean latency (ms) since the previous call."""
