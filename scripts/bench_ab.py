@@ -7,9 +7,9 @@
 
 On these shared machines the speed drifts by 10-30% between minutes, more than most
 single changes are worth, so two separate benchmark runs cannot tell a change from the
-drift. Here every tree's server (a fresh data dir each) and aiohttp's floor serve the
-same load one after another, round after round; each round's ratio to the floor and to
-the first tree is read from runs seconds apart, and the medians are reported beside
+drift. Here every tree's server (a fresh data dir each) serves the same load one after
+another, round after round; each round's ratio to the first tree is read from runs
+seconds apart, and the medians are reported beside
 each server's CPU per request (from /proc). The load is loadgen.py's (wrk if installed):
 32 keep-alive connections from a separate process, POST with a small task body, GET
 otherwise. `--tasks N` fills each data dir with N stored tasks first, as bench_rest.py
@@ -30,11 +30,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench_rest import POST_FLOOR_BODY, TASK_BODY, fill
-from benchproc import ROOT, cpu_seconds, fetch, free_port, mint_token, wait_healthy
+from bench_rest import TASK_BODY, fill_devskyy
+from benchproc import ROOT, cpu_seconds, free_port, mint_token, wait_healthy
 from loadgen import default_client, run_load
 
-BENCH_REST = ROOT / "scripts" / "bench_rest.py"
 POST_PATH = "/api/v1/tasks"  # POSTed with TASK_BODY; any other path is a GET
 SCRATCH: list[Path] = []  # data dirs, removed at the end
 
@@ -45,7 +44,7 @@ def start(label: str, tree: Path, tasks: int) -> tuple[str, int, str, subprocess
     data, port = Path(tempfile.mkdtemp(prefix=f"devskyy-ab-{label}-")), free_port()
     SCRATCH.append(data)
     if tasks:
-        asyncio.run(fill(data, tasks))
+        asyncio.run(fill_devskyy(f"sqlite:///{data / 'devskyy.sqlite3'}", tasks))
     env = {**os.environ, "PYTHONPATH": str(tree)}
     flags = ["--rate-limit", "0", "--log-level", "WARNING", "--metrics-interval", "3600"]
     command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir", str(data)]
@@ -54,22 +53,6 @@ def start(label: str, tree: Path, tasks: int) -> tuple[str, int, str, subprocess
     )
     wait_healthy(port)
     return label, port, mint_token(data, "ab"), server
-
-
-def start_floor(port: int, body: bytes) -> subprocess.Popen[str]:
-    """aiohttp's bare handler answering every request with `body`."""
-    SCRATCH.append(Path(tempfile.mkdtemp(prefix="devskyy-ab-floor-")))
-    sample = SCRATCH[-1] / "floor.json"
-    sample.write_bytes(body)
-    floor = subprocess.Popen(
-        [sys.executable, str(BENCH_REST), "--floor", str(port), str(sample), "auto"],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert floor.stdout is not None
-    floor.stdout.readline()
-    return floor
 
 
 def turn(
@@ -111,38 +94,26 @@ def main() -> int:
     parser.add_argument("--client", choices=["wrk", "python"], default=default_client())
     args = parser.parse_args()
     specs = [spec.split("=", 1) for spec in args.trees]
-    if any(len(spec) != 2 or spec[0] == "floor" for spec in specs):
-        parser.error("each tree is label=path (and 'floor' is taken)")
+    if any(len(spec) != 2 for spec in specs):
+        parser.error("each tree is label=path")
     servers = [start(label, Path(path).resolve(), args.tasks) for label, path in specs]
-    floor_port = free_port()
-    _, port, token, _ = servers[0]
-    # a GET's floor answers with what the first tree answers, so the sizes match
-    body = POST_FLOOR_BODY if args.path == POST_PATH else fetch(port, token, args.path)
-    floor = start_floor(floor_port, body)
     rows: dict[str, list[tuple[float, float]]] = {label: [] for label, *_ in servers}
-    rows["floor"] = []
     try:
         for n in range(args.rounds):
             for label, port, token, server in servers:
                 rows[label].append(
                     turn(port, token, server.pid, args.path, args.seconds, args.client)
                 )
-            rows["floor"].append(
-                turn(floor_port, "", floor.pid, args.path, args.seconds, args.client)
-            )
             line = "  ".join(f"{k} {v[-1][0]:,.0f}/s {v[-1][1]:.0f}us" for k, v in rows.items())
             print(f"round {n + 1}: {line}", flush=True)
     finally:
         for *_, server in servers:
             server.terminate()
             server.wait(timeout=30)
-        floor.terminate()
-        floor.wait(timeout=30)
         for scratch in SCRATCH:
             shutil.rmtree(scratch, ignore_errors=True)
     first = servers[0][0]
     for label, runs in rows.items():
-        to_floor = [r[0] / f[0] for r, f in zip(runs, rows["floor"], strict=True)]
         to_first = [r[0] / f[0] for r, f in zip(runs, rows[first], strict=True)]
         print(
             json.dumps(
@@ -150,9 +121,8 @@ def main() -> int:
                     "tree": label,
                     "median_rps": round(statistics.median(r[0] for r in runs)),
                     "median_cpu_us_per_request": round(statistics.median(r[1] for r in runs), 1),
-                    "ratio_to_floor": round(statistics.median(to_floor), 3),
                     f"ratio_to_{first}": round(statistics.median(to_first), 3),
-                    "ratio_to_floor_by_round": [round(x, 2) for x in to_floor],
+                    "ratio_by_round": [round(x, 2) for x in to_first],
                 }
             ),
             flush=True,
