@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..services.errors import DomainError
 from ..store.base import StoreUnavailable
+from .responses import json_response
 
 __all__ = ["CODES", "ApiError", "error_middleware", "error_response"]
 
@@ -76,7 +77,7 @@ def error_response(
     body: dict[str, Any] = {"error": code, "message": message}
     if details is not None:
         body["details"] = details
-    return web.json_response(body, status=status, headers=headers)
+    return json_response(body, status=status, headers=headers)
 
 
 def _from_http_exception(exc: web.HTTPException) -> web.Response:

@@ -11,7 +11,7 @@ from ...contract import serde
 from ...contract.jsoncheck import TOO_DEEP, JsonLimitError, check_json
 from ..errors import ApiError
 
-__all__ = ["json_response", "query_choice", "query_int", "read_body", "read_json"]
+__all__ = ["query_choice", "query_int", "read_body", "read_json"]
 
 T = TypeVar("T")
 
@@ -60,13 +60,6 @@ async def read_body(request: web.Request, cls: type[T]) -> T:
     except Exception as exc:
         code, message, details = serde.refusal(exc, cls)
         raise ApiError(422, code, message, details=details or None) from exc
-
-
-def json_response(body: Any, status: int = 200) -> web.Response:
-    """JSON with the one fast serializer (orjson when installed)."""
-    return web.Response(
-        body=serde.dumpb(body), status=status, content_type="application/json", charset="utf-8"
-    )
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:

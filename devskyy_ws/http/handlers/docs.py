@@ -7,6 +7,7 @@ from aiohttp import web
 from ...contract.asyncapi import asyncapi_document
 from ...contract.openapi import openapi_document
 from ..auth import public
+from ..responses import json_response
 from .static import STATIC_DIR
 
 __all__ = ["asyncapi", "docs_page", "openapi"]
@@ -26,12 +27,12 @@ def _cached(name: str) -> bytes:
 
 @public
 async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=_cached("openapi"), content_type="application/json")
+    return json_response(_cached("openapi"))
 
 
 @public
 async def asyncapi(request: web.Request) -> web.Response:
-    return web.Response(body=_cached("asyncapi"), content_type="application/json")
+    return json_response(_cached("asyncapi"))
 
 
 @public

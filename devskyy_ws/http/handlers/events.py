@@ -11,6 +11,7 @@ from ...contract.messages import CHANNEL_MESSAGES, type_name, utcnow
 from ...contract.requests import EventSubmission
 from ...keys import HUB_KEY
 from ..errors import ApiError
+from ..responses import json_response
 from .common import read_body
 
 __all__ = ["publish_event"]
@@ -44,4 +45,4 @@ async def publish_event(request: web.Request) -> web.Response:
     body = await read_body(request, EventSubmission)
     message = _message_for(body.channel, body.message)
     delivered = await request.app[HUB_KEY].publish(body.channel, message)
-    return web.json_response({"channel": body.channel, "delivered": delivered}, status=202)
+    return json_response({"channel": body.channel, "delivered": delivered}, status=202)

@@ -9,6 +9,7 @@ from aiohttp import web
 from ...keys import HUB_KEY, STARTED_KEY, STORE_KEY
 from ...version import __version__
 from ..auth import claims_of, public
+from ..responses import json_response
 
 __all__ = ["auth_me", "health"]
 
@@ -28,12 +29,10 @@ async def health(request: web.Request) -> web.Response:
         "uptime_s": round(time.monotonic() - app[STARTED_KEY], 3),
         "services": services,
     }
-    return web.json_response(body, status=200 if ok else 503)
+    return json_response(body, status=200 if ok else 503)
 
 
 async def auth_me(request: web.Request) -> web.Response:
     claims = claims_of(request)
     assert claims is not None  # the auth middleware ran
-    return web.json_response(
-        {"sub": claims.sub, "scope": " ".join(claims.scope), "exp": claims.exp}
-    )
+    return json_response({"sub": claims.sub, "scope": " ".join(claims.scope), "exp": claims.exp})

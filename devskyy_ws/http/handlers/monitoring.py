@@ -10,6 +10,7 @@ from ...services.monitoring import GROUPS
 from ...services.series import RANGES
 from ..auth import AuthError, bearer_token, public
 from ..errors import ApiError
+from ..responses import json_response
 
 __all__ = ["monitoring_metrics", "prometheus_metrics"]
 
@@ -39,7 +40,7 @@ async def monitoring_metrics(request: web.Request) -> web.Response:
             details={"parameter": "time_range", "value": time_range[:50], "allowed": list(RANGES)},
         )
     report = await request.app[SERVICES_KEY].monitoring.report(groups, time_range)
-    return web.json_response(report)
+    return json_response(report)
 
 
 @public

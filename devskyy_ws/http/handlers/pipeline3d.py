@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...contract import serde
 from ...contract.messages import PIPELINE_STAGES
 from ...contract.requests import PipelineRequest
 from ...keys import SERVICES_KEY
 from ..auth import requires_scope
 from ..errors import ApiError
+from ..responses import json_response
 from .common import query_choice, query_int, read_body
 
 __all__ = ["asset", "cancel", "get_pipeline", "list_pipelines", "start_pipeline"]
@@ -21,7 +21,7 @@ async def start_pipeline(request: web.Request) -> web.Response:
     record = await request.app[SERVICES_KEY].pipeline.submit(
         body.prompt, body.format, body.quality, body.image_url, body.product_id
     )
-    return web.json_response(serde.unstructure(record), status=202)
+    return json_response(record, status=202)
 
 
 async def list_pipelines(request: web.Request) -> web.Response:
@@ -29,14 +29,12 @@ async def list_pipelines(request: web.Request) -> web.Response:
     offset = query_int(request, "offset", 0, 0, 10_000_000)
     stage = query_choice(request, "stage", PIPELINE_STAGES)
     items, total = await request.app[SERVICES_KEY].pipeline.page(limit, offset, stage)
-    return web.json_response(
-        {"items": serde.unstructure(items), "total": total, "limit": limit, "offset": offset}
-    )
+    return json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 async def get_pipeline(request: web.Request) -> web.Response:
     record = await request.app[SERVICES_KEY].pipeline.get(request.match_info["pipeline_id"])
-    return web.json_response(serde.unstructure(record))
+    return json_response(record)
 
 
 async def asset(request: web.Request) -> web.StreamResponse:
@@ -62,4 +60,4 @@ async def asset(request: web.Request) -> web.StreamResponse:
 
 async def cancel(request: web.Request) -> web.Response:
     record = await request.app[SERVICES_KEY].pipeline.cancel(request.match_info["pipeline_id"])
-    return web.json_response(serde.unstructure(record))
+    return json_response(record)

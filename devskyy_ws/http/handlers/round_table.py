@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...contract import serde
 from ...contract.requests import CompetitionRequest
 from ...keys import SERVICES_KEY
+from ..responses import json_response
 from .common import query_int, read_body
 
 __all__ = ["compete", "get_competition", "list_competitions", "providers", "stats"]
@@ -16,14 +16,12 @@ async def list_competitions(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", 20, 1, 100)
     offset = query_int(request, "offset", 0, 0, 10_000_000)
     items, total = await request.app[SERVICES_KEY].round_table.page(limit, offset)
-    return web.json_response(
-        {"items": serde.unstructure(items), "total": total, "limit": limit, "offset": offset}
-    )
+    return json_response({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 async def get_competition(request: web.Request) -> web.Response:
     record = await request.app[SERVICES_KEY].round_table.get(request.match_info["competition_id"])
-    return web.json_response(serde.unstructure(record))
+    return json_response(record)
 
 
 async def compete(request: web.Request) -> web.Response:
@@ -31,12 +29,12 @@ async def compete(request: web.Request) -> web.Response:
     record = await request.app[SERVICES_KEY].round_table.compete(
         body.prompt, body.task_id, body.providers
     )
-    return web.json_response(serde.unstructure(record))
+    return json_response(record)
 
 
 async def stats(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[SERVICES_KEY].round_table.stats())
+    return json_response(await request.app[SERVICES_KEY].round_table.stats())
 
 
 async def providers(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[SERVICES_KEY].round_table.provider_info())
+    return json_response(await request.app[SERVICES_KEY].round_table.provider_info())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ...contract import serde
 from ...contract.messages import TASK_STATUSES
 from ...contract.requests import TaskSubmission
 from ...keys import SERVICES_KEY
-from .common import json_response, query_choice, query_int, read_body
+from ..responses import json_response
+from .common import query_choice, query_int, read_body
 
 __all__ = ["cancel_task", "get_task", "list_tasks", "submit_task"]
 
@@ -19,12 +19,12 @@ async def list_tasks(request: web.Request) -> web.Response:
     agent_type = query_choice(request, "agent_type", list(services.agents.agents))
     status = query_choice(request, "status", TASK_STATUSES)
     body = await services.tasks.recent_json(limit=limit, agent_type=agent_type, status=status)
-    return web.Response(text=body, content_type="application/json")
+    return json_response(body)
 
 
 async def get_task(request: web.Request) -> web.Response:
     body = await request.app[SERVICES_KEY].tasks.get_json(request.match_info["task_id"])
-    return web.Response(text=body, content_type="application/json")
+    return json_response(body)
 
 
 async def submit_task(request: web.Request) -> web.Response:
@@ -37,4 +37,4 @@ async def submit_task(request: web.Request) -> web.Response:
 
 async def cancel_task(request: web.Request) -> web.Response:
     task = await request.app[SERVICES_KEY].tasks.cancel(request.match_info["task_id"])
-    return json_response(serde.unstructure(task))
+    return json_response(task)
