@@ -77,12 +77,10 @@ async def test_served_documents_and_reference_page(make_client: ClientFactory) -
 
 
 def _resolver(document: dict[str, Any]) -> Any:
-    from referencing import Registry, Resource
+    from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
-    return Registry().with_resource(
-        "urn:doc", Resource(contents=document, specification=DRAFT202012)
-    )
+    return Registry().with_resource("urn:doc", DRAFT202012.create_resource(document))
 
 
 def test_every_message_example_in_the_document_validates() -> None:

@@ -42,7 +42,7 @@ async def _attached(hub: Hub, ws: ClientWebSocketResponse) -> None:
 
 
 async def _progress(ws: ClientWebSocketResponse, count: int) -> list[int]:
-    got = []
+    got: list[int] = []
     while len(got) < count:
         msg = await ws.receive(timeout=5)
         assert msg.type is WSMsgType.TEXT, msg

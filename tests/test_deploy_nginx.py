@@ -30,7 +30,8 @@ async def _pong(
 ) -> dict[str, object]:
     async with http.ws_connect(url, ssl=context) as ws:
         await ws.send_json({"type": "ping"})
-        return json.loads((await ws.receive(timeout=5)).data)
+        doc: dict[str, object] = json.loads((await ws.receive(timeout=5)).data)
+        return doc
 
 
 async def test_through_nginx(tmp_path: Path, insecure: ssl.SSLContext) -> None:

@@ -9,9 +9,9 @@ import pytest
 from .conftest import ClientFactory, auth
 
 
-async def _expect(resp: object, status: int, code: str) -> dict[str, object]:
+async def _expect(resp: object, status: int, code: str) -> dict[str, Any]:
     assert resp.status == status  # type: ignore[attr-defined]
-    body = await resp.json()  # type: ignore[attr-defined]
+    body: dict[str, Any] = await resp.json()  # type: ignore[attr-defined]
     assert body["error"] == code
     assert isinstance(body["message"], str) and body["message"].endswith(".")
     assert "Traceback" not in body["message"]

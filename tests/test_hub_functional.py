@@ -199,7 +199,8 @@ async def test_slow_client_is_cut_with_4008_and_others_get_everything_in_order(
     client = await make_client(send_buffer_bytes=128 * 1024)
     hub = client.app[HUB_KEY]
     host, port = client.server.host, client.server.port
-    _reader, writer, head = await open_raw(str(host), int(port), "/api/ws/tasks", rcvbuf=4096)
+    assert port is not None
+    _reader, writer, head = await open_raw(str(host), port, "/api/ws/tasks", rcvbuf=4096)
     assert b"101" in head.split(b"\r\n")[0]
     readers = [await client.ws_connect("/api/ws/tasks") for _ in range(50)]
     pad = "x" * 900

@@ -55,7 +55,7 @@ async def test_a_read_never_overtakes_a_write_made_before_it(sqlite_store: Sqlit
 async def test_a_transaction_that_fails_leaves_none_of_its_rows(
     sqlite_store: SqliteStore,
 ) -> None:
-    bad = attrs.evolve(_row(2), status=None)  # status is NOT NULL
+    bad = attrs.evolve(_row(2), status=None)  # type: ignore[arg-type]  # status is NOT NULL
     with pytest.raises(sqlite3.IntegrityError):
         await sqlite_store.put_many([_row(1), bad])
     assert await sqlite_store.get("task", _row(1).id) is None  # the good row went too

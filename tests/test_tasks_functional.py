@@ -93,10 +93,13 @@ async def test_list_filters_limits_and_bad_values(make_client: ClientFactory) ->
         )
         ids.append((await resp.json())["taskId"])
     done: set[str] = set()
-    await collect_until(
-        ws,
-        lambda m: m["status"] == "completed" and done.add(m["task_id"]) is None and len(done) == 5,
-    )
+
+    def five_done(m: dict[str, Any]) -> bool:
+        if m["status"] == "completed":
+            done.add(m["task_id"])
+        return len(done) == 5
+
+    await collect_until(ws, five_done)
     everything = await (await client.get("/api/v1/tasks", headers=h)).json()
     assert [t["taskId"] for t in everything] == list(reversed(ids))  # newest first
     commerce = await (
@@ -272,12 +275,13 @@ async def test_a_long_queue_waits_in_the_store_not_in_memory(
     cancelled = await client.post(f"/api/v1/tasks/{ids[-2]}/cancel", headers=h)
     assert cancelled.status == 200 and (await cancelled.json())["status"] == "cancelled"
     finished: list[str] = []
-    updates = await collect_until(
-        ws,
-        lambda m: m["status"] == "completed" and finished.append(m["task_id"]) is None
-        and len(finished) == 6,
-        wait=20.0,
-    )  # fmt: skip
+
+    def six_finished(m: dict[str, Any]) -> bool:
+        if m["status"] == "completed":
+            finished.append(m["task_id"])
+        return len(finished) == 6
+
+    updates = await collect_until(ws, six_finished, wait=20.0)
     assert finished == [i for i in ids if i != ids[-2]]  # every other one ran, in order
     assert {m["status"] for m in updates if m["task_id"] == ids[-2]} <= {"pending", "cancelled"}
     stored = await (await client.get(f"/api/v1/tasks/{ids[-2]}", headers=h)).json()

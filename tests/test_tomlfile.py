@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from devskyy_ws.providers.config import load_provider_config
+from devskyy_ws.providers.llm import OpenAICompatProvider
 from devskyy_ws.services.pipeline_config import load_pipeline_config
 from devskyy_ws.services.roster import load_roster
 from devskyy_ws.tomlfile import ConfigFileError
@@ -86,6 +87,7 @@ def test_an_openai_provider_takes_only_what_the_file_sets(tmp_path: Path) -> Non
     )
     config = load_provider_config(path)
     provider = config.get("p")
+    assert isinstance(provider, OpenAICompatProvider)
     assert config.task_provider == "p" and provider.model == "m"
     assert provider.timeout == 5.0 and provider.max_retries == 3  # its own default
 

@@ -117,6 +117,7 @@ async def test_handshake_flood_is_rate_limited(make_client: ClientFactory) -> No
     with pytest.raises(WSServerHandshakeError) as info:
         await client.ws_connect("/api/ws/agents")
     assert info.value.status == 429
+    assert info.value.headers is not None
     assert int(info.value.headers["Retry-After"]) >= 1
 
 
@@ -131,7 +132,7 @@ async def _publish_history(client: Any, count: int = 3) -> None:
 
 
 async def _everything_until_close(ws: Any) -> tuple[list[dict[str, Any]], Any]:
-    got = []
+    got: list[dict[str, Any]] = []
     while True:
         msg = await ws.receive(timeout=5)
         if msg.type is not WSMsgType.TEXT:

@@ -42,10 +42,10 @@ class FakeOpenAI(LocalFake):
         kind, value = self.script.popleft() if self.script else ("ok", self.default_text)
         if kind == "status":
             return web.json_response(
-                {"error": {"message": "scripted"}}, status=value, headers={"Retry-After": "0"}
+                {"error": {"message": "scripted"}}, status=int(value), headers={"Retry-After": "0"}
             )
         if kind == "sleep":
-            await asyncio.sleep(value)
+            await asyncio.sleep(float(value))
             kind, value = "ok", self.default_text
         if kind == "malformed":
             return web.Response(text=value, content_type="application/json")
