@@ -183,3 +183,21 @@ def test_typescript_types_are_current_and_type_check() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_openapi_document_is_the_same_in_every_process() -> None:
+    """Built from ordered sources, never a set's iteration order (which follows ids)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, hashlib; from devskyy_ws.contract.openapi import openapi_document; "
+        "print(hashlib.sha256(json.dumps(openapi_document()).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+        ).stdout
+        for _ in range(3)
+    }
+    assert len(digests) == 1
