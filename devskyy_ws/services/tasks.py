@@ -22,7 +22,7 @@ import attrs
 from ..channels.hub import Hub
 from ..contract import serde
 from ..contract.jsoncheck import MAX_TEXT_BYTES
-from ..contract.messages import TaskUpdate, utcnow
+from ..contract.messages import utcnow
 from ..contract.records import TaskRecord
 from ..providers.config import ProviderConfig
 from ..providers.llm import Completion, ProviderError
@@ -31,15 +31,16 @@ from .agents import AgentService
 from .errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
 from .ids import FreshIds
 from .loading import RecordLoader
+from .task_records import recent_json, snapshot_of, task_json, task_row, task_update
+from .task_recovery import keep_leases, poll_shared_queue, recover
 from .techniques import shape_prompt
 
-__all__ = ["MAX_PROMPT_BYTES", "TaskService"]
+__all__ = ["MAX_PROMPT_BYTES", "TaskService", "task_row"]
 
 log = logging.getLogger("devskyy_ws.tasks")
 
 MAX_PROMPT_BYTES = MAX_TEXT_BYTES
 LEASE_S = 15.0  # a running task's owner renews its lease every LEASE_S / 3
-POLL_S = 0.25  # how often instances sharing a store look for unclaimed tasks
 TERMINAL = ("completed", "failed", "cancelled")
 IN_MEMORY_QUEUE = 1_000
 """Queued tasks kept as objects. Past this, a queued task is its id and its stored row
@@ -48,22 +49,6 @@ only, so a backlog costs neither memory nor collector time: a 35,000-task backlo
 
 # A task sent through the Round Table: (task, progress callback) -> winning completion.
 RoundTableRunner = Callable[[TaskRecord, Callable[[float], Awaitable[None]]], Awaitable[Completion]]
-
-
-def task_row(task: TaskRecord) -> Row:
-    return Row(
-        id=task.task_id,
-        kind="task",
-        group_key=task.agent_type,
-        status=task.status,
-        created_at=task.created_at.timestamp(),
-        doc=serde.unstructure(task),
-        latency_ms=task.metrics.latency_ms,
-        cost_usd=task.metrics.cost_usd,
-        technique=task.technique_used,
-        category=task.category,
-        provider=task.metrics.provider,
-    )
 
 
 class TaskService:
@@ -102,34 +87,18 @@ class TaskService:
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
-        """Recover what a previous run of this instance left behind, then take work.
-
-        Alone on its store, the instance owns everything: running tasks failed with it.
-        Sharing a store, it only recovers its own; other instances' leases protect theirs.
-        """
-        shared = self.store.shared
-        leftovers = (
-            await self.store.release("task", self.instance_id, ["running"])
-            if shared
-            else await self.store.in_status("task", ["running"])
-        )
-        for task in self.loader.many(leftovers, TaskRecord, "task"):
-            await self._interrupt(task, "interrupted by restart")
-        await self.store.disown("task", "pending", self.instance_id if shared else None)
-        if not shared:
-            pending = await self.store.in_status("task", ["pending"])
-            for task in self.loader.many(pending, TaskRecord, "task"):
-                self._enqueue(task)
+        """Recover what a previous run of this instance left behind, then take work."""
+        await recover(self)
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.max_concurrent)]
-        if shared:
+        if self.store.shared:
             self._background = [
-                asyncio.create_task(self._poll_shared_queue()),
-                asyncio.create_task(self._keep_leases()),
+                asyncio.create_task(poll_shared_queue(self)),
+                asyncio.create_task(keep_leases(self)),
             ]
         self.hub.snapshot_providers["tasks"] = self.snapshot
         self._accepting = True
 
-    async def _interrupt(self, task: TaskRecord, reason: str) -> bool:
+    async def interrupt(self, task: TaskRecord, reason: str) -> bool:
         task.status = "failed"
         task.error = reason
         task.metrics.end_time = utcnow()
@@ -138,44 +107,30 @@ class TaskService:
             return True
         return False
 
-    async def _poll_shared_queue(self) -> None:
-        """Several instances, one table: take pending tasks nobody has claimed yet."""
-        while True:
-            await asyncio.sleep(POLL_S)
-            free = self.max_concurrent - len(self._jobs) - self._queue.qsize()
-            if free <= 0:
-                continue
-            try:
-                docs = await self.store.unclaimed("task", "pending", free)
-            except Exception:
-                log.exception("polling for tasks failed")
-                continue
-            for task in self.loader.many(docs, TaskRecord, "task"):
-                if task.task_id not in self.active and task.task_id not in self._parked:
-                    self._enqueue(task)
+    def free_slots(self) -> int:
+        return self.max_concurrent - len(self._jobs) - self._queue.qsize()
 
-    async def _keep_leases(self) -> None:
-        """Renew our leases, honour cancels made elsewhere, fail work of dead instances."""
-        while True:
-            await asyncio.sleep(self.lease_s / 3)
-            try:
-                running = list(self._jobs)
-                await self.store.renew("task", running, self.instance_id, self.lease_s)
-                for task_id, status in (await self.store.status_of("task", running)).items():
-                    task = self.active.get(task_id)
-                    if status == "cancelled" and task is not None and not task.finished:
-                        task.status = "cancelled"
-                        job = self._jobs.pop(task_id, None)
-                        if job is not None:
-                            job.cancel()
-                        self.active.pop(task_id, None)
-                        await self.agents.task_finished(task, None)
-                expired = await self.store.expired("task", "running", time.time())
-                for stale in self.loader.many(expired, TaskRecord, "task"):
-                    if stale.task_id not in self._jobs:
-                        await self._interrupt(stale, "interrupted: its instance stopped responding")
-            except Exception:
-                log.exception("lease upkeep failed")
+    def knows(self, task_id: str) -> bool:
+        return task_id in self.active or task_id in self._parked
+
+    def running_here(self) -> list[str]:
+        return list(self._jobs)
+
+    async def cancelled_elsewhere(self, task_id: str) -> None:
+        """Another instance cancelled a task this one runs: stop its work."""
+        task = self.active.get(task_id)
+        if task is None or task.finished:
+            return
+        task.status = "cancelled"
+        self._drop(task_id)
+        await self.agents.task_finished(task, None)
+
+    def _drop(self, task_id: str) -> None:
+        """Stop a task's work here and forget it; the store keeps what it is."""
+        job = self._jobs.pop(task_id, None)
+        if job is not None:
+            job.cancel()
+        self.active.pop(task_id, None)
 
     async def stop(self, grace: float) -> None:
         """Stop taking work, let running tasks finish within `grace`, fail the rest."""
@@ -217,42 +172,16 @@ class TaskService:
         Raises:
             NotFound: no such task.
         """
-        live = self.active.get(task_id)
-        if live is not None:
-            return serde.dumps(serde.unstructure(live))
-        text = await self.store.get_json("task", task_id)
+        text = await task_json(self.store, self.active, task_id)
         if text is None:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
         return text
 
     async def recent_json(self, *, limit: int, agent_type: str | None, status: str | None) -> str:
-        """The task list as JSON text, newest first: stored documents as stored, live ones
-        as they are now. Stored documents already have the wire shape, so they are never
-        decoded and encoded again."""
-        rows = await self.store.list_json(
-            "task", limit=limit, group_key=agent_type, statuses=[status] if status else None
-        )
-        live = self.active
-        parts = [
-            serde.dumps(serde.unstructure(live[task_id])) if task_id in live else text
-            for task_id, text in rows
-        ]
-        return "[" + ",".join(parts) + "]"
+        return await recent_json(self.store, self.active, limit, agent_type, status)
 
     def snapshot(self) -> dict[str, Any]:
-        return {
-            "tasks": [
-                {
-                    "task_id": t.task_id,
-                    "agent_type": t.agent_type,
-                    "status": t.status,
-                    "progress": t.progress,
-                    "technique_used": t.technique_used,
-                }
-                for t in self.active.values()
-                if t.status in ("pending", "running")
-            ]
-        }
+        return snapshot_of(self.active.values())
 
     # -- changes -------------------------------------------------------------------
     async def submit(
@@ -302,7 +231,7 @@ class TaskService:
         task.metrics.start_time = task.created_at
         task.metrics.provider = "round_table" if use_round_table else self.providers.task_provider
         accepted = await self.ids.insert(self.store, task, "task_id", task_row)
-        self._enqueue(task)
+        self.enqueue(task)
         await self._publish(task)
         return accepted
 
@@ -332,10 +261,7 @@ class TaskService:
         task.status = "cancelled"
         task.error = "cancelled by request"
         task.metrics.end_time = utcnow()
-        job = self._jobs.pop(task_id, None)
-        if job is not None:
-            job.cancel()
-        self.active.pop(task_id, None)
+        self._drop(task_id)
         try:
             stored = await self.store.put_if(task_row(task), previous)
             current: str | None = previous
@@ -363,7 +289,7 @@ class TaskService:
         """Queued tasks held only in the store (past IN_MEMORY_QUEUE)."""
         return len(self._parked)
 
-    def _enqueue(self, task: TaskRecord) -> None:
+    def enqueue(self, task: TaskRecord) -> None:
         if len(self.active) < IN_MEMORY_QUEUE + self.max_concurrent:
             self.active[task.task_id] = task
         else:
@@ -426,24 +352,7 @@ class TaskService:
         self._jobs.pop(task_id, None)
 
     async def _publish(self, task: TaskRecord) -> None:
-        data: dict[str, Any] = {
-            "agent_id": f"{task.agent_type}-001",
-            "agent_type": task.agent_type,
-            "technique_used": task.technique_used,
-            "instance": self.instance_id,
-        }
-        if task.error:
-            data["error"] = task.error
-        if task.result is not None:
-            data["result_preview"] = task.result[:200]
-        if task.metrics.latency_ms is not None:
-            data["latency_ms"] = task.metrics.latency_ms
-        if task.competition_id:
-            data["competition_id"] = task.competition_id
-        await self.hub.publish(
-            "tasks",
-            TaskUpdate(task_id=task.task_id, status=task.status, progress=task.progress, data=data),
-        )
+        await self.hub.publish("tasks", task_update(task, self.instance_id))
 
     async def _progress(self, task: TaskRecord, progress: float) -> None:
         """Progress only rises, and never after the task was cancelled."""
