@@ -105,6 +105,7 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ),
     ("--trusted-proxies", "DEVSKYY_TRUSTED_PROXIES", "trusted_proxies", _networks, "CIDR list"),
     ("--log-level", "DEVSKYY_LOG_LEVEL", "log_level", _level, "DEBUG, INFO, WARNING, ERROR"),
+    ("--environment", "DEVSKYY_ENVIRONMENT", "environment", str, "named by /health (production)"),
     ("--keepalive", "DEVSKYY_KEEPALIVE", "keepalive", _number(float, 0.001), "seconds (25)"),
     ("--heartbeat", "DEVSKYY_HEARTBEAT", "heartbeat", _number(float, 0.001), "ping seconds"),
     (

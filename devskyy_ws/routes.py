@@ -14,6 +14,7 @@ from .http.handlers import (
     round_table,
     static,
     tasks,
+    three_d,
     ws,
 )
 
@@ -23,6 +24,8 @@ __all__ = ["setup_routes"]
 def setup_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/health", health.health)
+    r.add_get("/ready", health.ready)
+    r.add_get("/live", health.live)
     r.add_get("/api/v1/health", health.health)
     r.add_get("/api/v1/auth/me", health.auth_me)
     r.add_post("/api/v1/events", events.publish_event)
@@ -46,6 +49,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/v1/round-table/compete", round_table.compete)
     r.add_get("/api/v1/round-table/stats", round_table.stats)
     r.add_get("/api/v1/round-table/providers", round_table.providers)
+    r.add_get("/api/v1/round-table/latest", round_table.latest)
     r.add_get("/api/v1/round-table/{competition_id}", round_table.get_competition)
 
     r.add_post("/api/v1/3d-pipeline", pipeline3d.start_pipeline)
@@ -53,6 +57,14 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/3d-pipeline/{pipeline_id}", pipeline3d.get_pipeline)
     r.add_get("/api/v1/3d-pipeline/{pipeline_id}/asset", pipeline3d.asset, name="pipeline_asset")
     r.add_post("/api/v1/3d-pipeline/{pipeline_id}/cancel", pipeline3d.cancel)
+
+    # the original DevSkyy frontend's 3D routes, onto the same pipeline
+    r.add_get("/api/v1/3d/status", three_d.status)
+    r.add_get("/api/v1/3d/providers", three_d.providers)
+    r.add_get("/api/v1/3d/jobs", three_d.jobs)
+    r.add_get("/api/v1/3d/jobs/{job_id}", three_d.job)
+    r.add_post("/api/v1/3d/generate/text", three_d.generate_text)
+    r.add_post("/api/v1/3d/generate/image", three_d.generate_image)
 
     r.add_get("/api/v1/monitoring/metrics", monitoring.monitoring_metrics)
     r.add_get("/metrics", monitoring.prometheus_metrics)

@@ -75,6 +75,7 @@ class Settings:
     port: int = attrs.field(default=8000, validator=_port)
     data_dir: Path = attrs.field(default=Path("devskyy-data"), converter=Path)
     log_level: str = "INFO"
+    environment: str = "production"  # reported by /health, e.g. staging
     reuse_port: bool = False
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"  # for `python -m devskyy_ws`
 

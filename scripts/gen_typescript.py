@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ def ts_type(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "const" in schema:
-        return repr(schema["const"]).replace("'", '"')
+        return json.dumps(schema["const"])
     if "enum" in schema:
         return " | ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in schema["enum"])
     if "anyOf" in schema or "oneOf" in schema:

@@ -96,7 +96,11 @@ async def test_full_competition_stages_record_and_storage(make_client: ClientFac
             "completeness",
             "efficiency",
             "brand",
+            "brand_alignment",  # the DevSkyy frontend's names (docs/compatibility.md)
+            "total",
         }
+        assert entry["scores"]["brand_alignment"] == entry["scores"]["brand"]
+        assert entry["scores"]["total"] == entry["total_score"]
         assert all(0 <= v <= 100 for v in entry["scores"].values())
     assert len({e["response"] for e in entries}) == 6  # genuinely different styles
     ab = record["ab_test"]

@@ -8,6 +8,18 @@ export interface ABTest {
   reasoning: string;
   position_swapped_agreed: boolean | null;
 }
+export interface AgentAnswer {
+  id: string;
+  type: string;
+  name: string;
+  description: string;
+  status: string;
+  capabilities: Array<string>;
+  tools: Array<ToolInfo>;
+  mlModels: Array<string>;
+  stats: AgentStats;
+  success: true;
+}
 export interface AgentInfo {
   id: string;
   type: string;
@@ -48,6 +60,24 @@ export interface Authenticated {
   exp: number;
   timestamp: string;
 }
+export interface CancelAnswer {
+  taskId: string;
+  agentType: string;
+  prompt: string;
+  parameters: Record<string, unknown>;
+  status: string;
+  result: string | null;
+  error: string | null;
+  createdAt: string;
+  progress: number;
+  techniqueUsed: string | null;
+  category: string | null;
+  useRoundTable: boolean;
+  competitionId: string | null;
+  metrics: TaskMetrics;
+  success: true;
+  message: string;
+}
 export interface ClientAuth {
   type: "auth";
   token: string;
@@ -70,6 +100,25 @@ export interface ClientSubscribe {
 export interface ClientUnsubscribe {
   type: "unsubscribe";
 }
+export interface CompetitionAnswer {
+  competition_id: string;
+  task_id: string | null;
+  prompt: string;
+  status: string;
+  winner: CompetitionEntryAnswer | null;
+  entries: Array<CompetitionEntryAnswer>;
+  ab_test: ABTest | null;
+  total_cost_usd: number;
+  total_duration_ms: number;
+  created_at: string;
+  error: string | null;
+  id: string;
+  prompt_preview: string;
+  ab_test_reasoning: string | null;
+  ab_test_confidence: number | null;
+  winner_provider: string | null;
+  winner_score: number | null;
+}
 export interface CompetitionEntry {
   provider: string;
   model: string;
@@ -81,6 +130,19 @@ export interface CompetitionEntry {
   tokens_used: number;
   cost_usd: number;
   error: string | null;
+}
+export interface CompetitionEntryAnswer {
+  provider: string;
+  model: string;
+  rank: number;
+  response: string | null;
+  scores: Record<string, number>;
+  total_score: number;
+  latency_ms: number;
+  tokens_used: number;
+  cost_usd: number;
+  error: string | null;
+  response_preview: string;
 }
 export interface CompetitionRecord {
   competition_id: string;
@@ -141,6 +203,19 @@ export interface ExecuteResponse {
 export interface Keepalive {
   type: "keepalive";
   timestamp: string;
+}
+export interface LearnAnswer {
+  id: string;
+  type: string;
+  name: string;
+  description: string;
+  status: string;
+  capabilities: Array<string>;
+  tools: Array<ToolInfo>;
+  mlModels: Array<string>;
+  stats: AgentStats;
+  success: true;
+  learningCycles: number;
 }
 export interface MetricsSample {
   timestamp: string;

@@ -88,6 +88,10 @@ class SchemaSet:
             "additionalProperties": False,
         }
 
+    def ref_for(self, name: str) -> dict[str, Any]:
+        """The $ref of a schema already registered by name."""
+        return {"$ref": f"{self.prefix}{name}"}
+
     def request_body(self, cls: type[Any]) -> dict[str, Any]:
         """A request body's schema, inline: its fields' limits, every string's byte cap.
 

@@ -13,6 +13,7 @@ from ..services.series import RANGES
 from ..version import __version__
 from . import requests as q
 from .messages import CHANNELS, PIPELINE_STAGES, TASK_STATUSES
+from .openapi_compat import frontend_paths
 from .openapi_schemas import (
     AGENT_TYPE,
     ERROR_SCHEMA,
@@ -128,7 +129,7 @@ def _agent_paths(c: Refs) -> dict[str, Any]:
             "post": op(
                 "Start an agent",
                 "write",
-                json_body(agent),
+                json_body(c.agent_answer),
                 codes=WRITES,
                 params=[path_param("agent_type")],
             )
@@ -137,7 +138,7 @@ def _agent_paths(c: Refs) -> dict[str, Any]:
             "post": op(
                 "Stop an agent (it refuses work with 409)",
                 "write",
-                json_body(agent),
+                json_body(c.agent_answer),
                 codes=WRITES,
                 params=[path_param("agent_type")],
             )
@@ -146,7 +147,7 @@ def _agent_paths(c: Refs) -> dict[str, Any]:
             "post": op(
                 "Start a learning cycle",
                 "write",
-                json_body(agent, "Learning"),
+                json_body(c.learn_answer, "Learning"),
                 status="202",
                 codes=WRITES,
                 params=[path_param("agent_type")],
@@ -189,7 +190,7 @@ def _task_paths(c: Refs) -> dict[str, Any]:
             "post": op(
                 "Cancel a pending or running task",
                 "write",
-                json_body(task),
+                json_body(c.cancel_answer),
                 codes=WRITES,
                 params=[path_param("task_id")],
             )
@@ -346,7 +347,7 @@ def openapi_document() -> dict[str, Any]:
     c = refs()
     paths: dict[str, Any] = {}
     for section in (_service_paths, _agent_paths, _task_paths, _round_table_paths,
-                    _pipeline_paths, _monitoring_paths):  # fmt: skip
+                    _pipeline_paths, _monitoring_paths, frontend_paths):  # fmt: skip
         paths |= section(c)
     s = c.s
     s.schemas["Error"] = ERROR_SCHEMA

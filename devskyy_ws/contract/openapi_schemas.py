@@ -93,6 +93,9 @@ HEALTH = {
         "status": {"type": "string", "enum": ["ok", "degraded"]},
         "version": {"type": "string"},
         "uptime_s": {"type": "number"},
+        "uptime": {"type": "number", "description": "uptime_s again, for the DevSkyy frontend"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "environment": {"type": "string"},
         "services": {
             "type": "object",
             "additionalProperties": {"type": "string", "enum": ["ok", "down"]},
@@ -213,6 +216,9 @@ class Refs:
     execute: dict[str, Any]
     event_message: dict[str, Any]
     health_op: dict[str, Any]
+    agent_answer: dict[str, Any]  # after start or stop
+    learn_answer: dict[str, Any]
+    cancel_answer: dict[str, Any]
 
 
 def refs() -> Refs:
@@ -236,15 +242,66 @@ def refs() -> Refs:
 
     health_op = op("Health check (no auth)", None, json_body(HEALTH))
     health_op["responses"]["503"] = json_body(HEALTH, "A dependency is down")
+    success = {"type": "boolean", "const": True}
+    entry = extend(s, r.CompetitionEntry, "CompetitionEntryAnswer", response_preview=TEXT)
+    competition = extend(
+        s,
+        r.CompetitionRecord,
+        "CompetitionAnswer",
+        {r.CompetitionEntry.__name__: entry},
+        id=TEXT,
+        prompt_preview=TEXT,
+        ab_test_reasoning=NULLABLE_TEXT,
+        ab_test_confidence=NULLABLE_NUMBER,
+        winner_provider=NULLABLE_TEXT,
+        winner_score=NULLABLE_NUMBER,
+    )
     return Refs(
         s,
         s.ref(r.TaskRecord),
         s.ref(r.AgentInfo),
         s.ref(r.AgentStats),
         s.ref(r.ToolInfo),
-        s.ref(r.CompetitionRecord),
+        competition,
         s.ref(r.PipelineRecord),
         s.ref(r.ExecuteResponse),
         event_message,
         health_op,
+        extend(s, r.AgentInfo, "AgentAnswer", success=success),
+        extend(s, r.AgentInfo, "LearnAnswer", success=success, learningCycles={"type": "integer"}),
+        extend(s, r.TaskRecord, "CancelAnswer", success=success, message=TEXT),
     )
+
+
+TEXT = {"type": "string"}
+NULLABLE_TEXT = {"type": ["string", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+
+
+def extend(
+    s: SchemaSet,
+    cls: type[Any],
+    name: str,
+    swap: dict[str, dict[str, Any]] | None = None,
+    **properties: dict[str, Any],
+) -> dict[str, Any]:
+    """`cls`'s schema with more properties (a superset answer, contract/compat.py), its
+    references to the schemas named in `swap` replaced. Registered as `name`."""
+    s.ref(cls)
+    schema = copy.deepcopy(s.schemas[cls.__name__])
+    schema["properties"].update(properties)
+    schema["required"] = [*schema["required"], *properties]
+    if swap:
+        schema = _swapped(schema, {s.ref_for(k)["$ref"]: v for k, v in swap.items()})
+    s.schemas[name] = schema
+    return {"$ref": f"{s.prefix}{name}"}
+
+
+def _swapped(node: Any, refs: dict[str, dict[str, Any]]) -> Any:
+    if isinstance(node, dict):
+        if node.get("$ref") in refs:
+            return refs[node["$ref"]]
+        return {k: _swapped(v, refs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_swapped(v, refs) for v in node]
+    return node

@@ -23,9 +23,11 @@ __all__ = [
     "EventSubmission",
     "ExecuteRequest",
     "FieldRefused",
+    "ImageTo3DRequest",
     "Limit",
     "PipelineRequest",
     "TaskSubmission",
+    "TextTo3DRequest",
     "field_code",
 ]
 
@@ -170,12 +172,53 @@ class EventSubmission:
     message: dict[str, Any] = attrs.field(metadata={"error": "invalid_message"})
 
 
+THREE_D_QUALITIES = ("draft", "standard", "high", "preview", "production")
+
+
+def _three_d_quality() -> Any:
+    return _field(
+        "invalid_quality",
+        Limit(
+            "invalid_quality", "Quality must be draft, standard or high.", choices=THREE_D_QUALITIES
+        ),
+        default="standard",
+    )
+
+
+@attrs.frozen
+class TextTo3DRequest:
+    """`POST /api/v1/3d/generate/text`, the original frontend's route to the pipeline."""
+
+    prompt: str = _field(
+        "invalid_prompt",
+        Limit("invalid_prompt", "The prompt must be 10 to 500 characters.", *PIPELINE_PROMPT_CHARS),
+    )
+    provider: str | None = None
+    quality: str = _three_d_quality()
+
+
+@attrs.frozen
+class ImageTo3DRequest:
+    """`POST /api/v1/3d/generate/image`."""
+
+    image_url: str = _field(
+        "invalid_image_url",
+        Limit(
+            "invalid_image_url", "image_url must be an http(s) URL.", pattern=r"https?://\S{1,2000}"
+        ),
+    )
+    provider: str | None = None
+    quality: str = _three_d_quality()
+
+
 REQUEST_BODIES: tuple[type[Any], ...] = (
     TaskSubmission,
     ExecuteRequest,
     CompetitionRequest,
     PipelineRequest,
     EventSubmission,
+    TextTo3DRequest,
+    ImageTo3DRequest,
 )
 CAMEL_CASE_REQUESTS: tuple[type[Any], ...] = (TaskSubmission,)
 TEXT_LIMIT_NOTE = (

@@ -6,6 +6,7 @@ import time
 
 from aiohttp import web
 
+from ...contract.compat import agent_view
 from ...contract.records import ExecuteResponse
 from ...contract.requests import ExecuteRequest
 from ...keys import SERVICES_KEY
@@ -60,16 +61,16 @@ async def start(request: web.Request) -> web.Response:
     info = await request.app[SERVICES_KEY].agents.set_stopped(
         request.match_info["agent_type"], False
     )
-    return json_response(info)
+    return json_response(agent_view(info))
 
 
 async def stop(request: web.Request) -> web.Response:
     info = await request.app[SERVICES_KEY].agents.set_stopped(
         request.match_info["agent_type"], True
     )
-    return json_response(info)
+    return json_response(agent_view(info))
 
 
 async def learn(request: web.Request) -> web.Response:
     info = await request.app[SERVICES_KEY].agents.learn(request.match_info["agent_type"])
-    return json_response(info, status=202)
+    return json_response(agent_view(info, learningCycles=info.stats.learning_cycles), status=202)

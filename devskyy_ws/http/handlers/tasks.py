@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ...contract.compat import cancelled_task_view
 from ...contract.messages import TASK_STATUSES
 from ...contract.requests import TaskSubmission
 from ...keys import SERVICES_KEY
@@ -37,4 +38,4 @@ async def submit_task(request: web.Request) -> web.Response:
 
 async def cancel_task(request: web.Request) -> web.Response:
     task = await request.app[SERVICES_KEY].tasks.cancel(request.match_info["task_id"])
-    return json_response(task)
+    return json_response(cancelled_task_view(task))
