@@ -27,6 +27,7 @@ from .keys import (
     JWT_KEY,
     ORIGINS_KEY,
     PROMETHEUS_KEY,
+    PUBLISH_LIMIT_KEY,
     RATELIMIT_KEY,
     REQUEST_STATS_KEY,
     SERVICES_KEY,
@@ -96,6 +97,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     )
     app[RATELIMIT_KEY] = (
         TokenBuckets(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+    )
+    app[PUBLISH_LIMIT_KEY] = (
+        TokenBuckets(settings.publish_rate, settings.publish_burst)
+        if settings.publish_rate > 0
+        else None
     )
     app[STORE_KEY] = store
     app[HUB_KEY] = hub

@@ -24,6 +24,7 @@ __all__ = [
     "JWT_KEY",
     "ORIGINS_KEY",
     "PROMETHEUS_KEY",
+    "PUBLISH_LIMIT_KEY",
     "RATELIMIT_KEY",
     "REQUEST_STATS_KEY",
     "SERVICES_KEY",
@@ -43,3 +44,4 @@ STARTED_KEY: web.AppKey[float] = web.AppKey("devskyy_started")
 PROMETHEUS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("devskyy_prometheus")
 RATELIMIT_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_ratelimit")
 HANDSHAKE_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_handshakes")
+PUBLISH_LIMIT_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_publish_limit")

@@ -224,6 +224,20 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ),
     ("--rate-burst", "DEVSKYY_RATE_BURST", "rate_burst", _number(int, 1), "REST burst (60)"),
     (
+        "--publish-rate",
+        "DEVSKYY_PUBLISH_RATE",
+        "publish_rate",
+        _number(float, 0),
+        "published events per second per producer, 0 = off (5000)",
+    ),
+    (
+        "--publish-burst",
+        "DEVSKYY_PUBLISH_BURST",
+        "publish_burst",
+        _number(int, 1),
+        "published events a producer may send at once (10000)",
+    ),
+    (
         "--asset-retention",
         "DEVSKYY_ASSET_RETENTION",
         "asset_retention",
@@ -315,7 +329,11 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="print a signed JWT and nothing else")
     _add(token, COMMON_OPTIONS)
     token.add_argument("--sub", required=True, help="the token's subject")
-    token.add_argument("--scope", default="read", help="read, write or admin (space-separated)")
+    token.add_argument(
+        "--scope",
+        default="read",
+        help="read, write, admin or publish (a producer: it publishes, nothing else)",
+    )
     token.add_argument("--ttl", type=_number(int, 1), default=12 * 3600, help="seconds (43200)")
     return parser
 

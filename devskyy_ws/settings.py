@@ -99,6 +99,10 @@ class Settings:
     max_body_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
     rate_limit: float = attrs.field(default=20.0, validator=_non_negative)
     rate_burst: int = attrs.field(default=60, validator=_positive)
+    # Producers' events per second per token subject (POST /api/v1/events), apart from the
+    # dashboards' REST limit: a busy worker publishes thousands a second.
+    publish_rate: float = attrs.field(default=5000.0, validator=_non_negative)
+    publish_burst: int = attrs.field(default=10_000, validator=_positive)
 
     # WebSockets.
     keepalive: float = attrs.field(default=25.0, validator=_positive)

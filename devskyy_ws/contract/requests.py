@@ -18,6 +18,7 @@ from .jsoncheck import MAX_TEXT_BYTES
 from .messages import CHANNELS
 
 __all__ = [
+    "MAX_BATCH",
     "REQUEST_BODIES",
     "CompetitionRequest",
     "EventSubmission",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 PIPELINE_PROMPT_CHARS = (10, 500)
+MAX_BATCH = 1000  # events in one POST /api/v1/events
 
 
 class FieldRefused(ValueError):

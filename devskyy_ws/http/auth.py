@@ -36,7 +36,9 @@ __all__ = [
     "requires_scope",
 ]
 
-SCOPES = ("read", "write", "admin")
+SCOPES = ("read", "write", "admin", "publish")
+RANKED = ("read", "write", "admin")  # each implies the ones before it
+PUBLISH = "publish"  # a producer's token: it publishes (and so may write/admin), nothing else
 SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
 DEFAULT_TTL = 12 * 3600
 _CLAIMS: web.RequestKey[Claims] = web.RequestKey("devskyy_claims", object)  # type: ignore[arg-type]
@@ -45,7 +47,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Any])
 
 
-_RANK = {s: i for i, s in enumerate(SCOPES)}
+_RANK = {s: i for i, s in enumerate(RANKED)}
 # RFC 6750's b64token, which every JWT fits; anything else (a non-ASCII byte, a space)
 # is refused before it reaches the JWT library.
 _TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,8192}=*")
@@ -64,8 +66,11 @@ class Claims:
     raw: Mapping[str, Any] = attrs.field(eq=False, repr=False)
 
     def allows(self, needed: str) -> bool:
-        """`admin` implies `write`, which implies `read`."""
-        least = _RANK[needed]
+        """`admin` implies `write`, which implies `read`; publishing takes `publish` or
+        `write`, and `publish` alone takes nothing else."""
+        if needed == PUBLISH and PUBLISH in self.scope:
+            return True
+        least = _RANK["write" if needed == PUBLISH else needed]
         return any(_RANK.get(s, -1) >= least for s in self.scope)
 
 
@@ -287,7 +292,8 @@ def auth_middleware(keys_for: Callable[[web.Request], JwtKeys]) -> Any:
             raise _unauthorized(str(exc)) from exc
         needed = _needed_scope(request, original)
         if not claims.allows(needed):
-            raise ApiError(403, "forbidden", f"This action needs the '{needed}' scope.")
+            wanted = "'publish' or 'write'" if needed == PUBLISH else f"'{needed}'"
+            raise ApiError(403, "forbidden", f"This action needs the {wanted} scope.")
         request[_CLAIMS] = claims
         return await handler(request)
 

@@ -1,8 +1,10 @@
 """REST rate limiting: a token bucket per token subject, per client address otherwise.
 
 As the API document says, it applies to the REST API, not to WebSockets (nor to the
-health checks and static files, which are public). The bucket table is bounded, so a
-flood of distinct addresses cannot grow memory without limit.
+health checks and static files, which are public). Producers publishing with a valid
+token spend their own bucket instead, one token per event (`--publish-rate`). The
+bucket table is bounded, so a flood of distinct addresses cannot grow memory without
+limit.
 """
 
 from __future__ import annotations
@@ -34,18 +36,18 @@ class TokenBuckets:
         self.max_keys = max_keys
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    def take(self, key: str, now: float | None = None) -> tuple[bool, float, float]:
-        """(allowed, tokens left, seconds until the next token)."""
+    def take(self, key: str, now: float | None = None, cost: int = 1) -> tuple[bool, float, float]:
+        """(allowed, tokens left, seconds until `cost` tokens are there); all or nothing."""
         now = time.monotonic() if now is None else now
         tokens, last = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        allowed = tokens >= 1.0
+        allowed = tokens >= cost
         if allowed:
-            tokens -= 1.0
+            tokens -= cost
         self._buckets[key] = (tokens, now)
         while len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)
-        wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+        wait = 0.0 if tokens >= cost else (cost - tokens) / self.rate
         return allowed, tokens, wait
 
     def full_in(self, tokens: float) -> float:
@@ -103,7 +105,10 @@ def ratelimit_middleware(
             or getattr(match.handler, "__devskyy_public__", False)
         ):
             return await handler(request)
-        allowed, left, wait = buckets.take(_key(request, keys_for(request), settings_for(request)))
+        key = _key(request, keys_for(request), settings_for(request))
+        if key.startswith("sub:") and getattr(match.handler, "__devskyy_scope__", "") == "publish":
+            return await handler(request)  # a producer with a valid token: its own limit
+        allowed, left, wait = buckets.take(key)
         headers = {
             "X-RateLimit-Limit": str(buckets.burst),
             "X-RateLimit-Remaining": str(math.floor(left)),

@@ -11,7 +11,7 @@ from ...contract import serde
 from ...contract.jsoncheck import TOO_DEEP, JsonLimitError, check_json
 from ..errors import ApiError
 
-__all__ = ["query_choice", "query_int", "read_body", "read_json"]
+__all__ = ["query_choice", "query_int", "read_body", "read_json", "structure_body"]
 
 T = TypeVar("T")
 
@@ -54,7 +54,15 @@ async def read_body(request: web.Request, cls: type[T]) -> T:
     Raises:
         ApiError: as `read_json`; 422 naming the first field that does not fit `cls`.
     """
-    doc = await read_json(request)
+    return structure_body(await read_json(request), cls)
+
+
+def structure_body(doc: Any, cls: type[T]) -> T:
+    """A JSON object read already, structured into its contract class.
+
+    Raises:
+        ApiError: 422 naming the first field that does not fit `cls`.
+    """
     try:
         return serde.structure(doc, cls)
     except Exception as exc:
