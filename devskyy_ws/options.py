@@ -127,7 +127,7 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "DEVSKYY_MAX_CONNECTIONS_PER_IP",
         "max_connections_per_ip",
         _number(int, 1),
-        "live sockets per client address (1000)",
+        "live sockets per client address (5000)",
     ),
     (
         "--send-buffer",
@@ -170,14 +170,14 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "DEVSKYY_HANDSHAKE_RATE",
         "handshake_rate",
         _number(float, 0),
-        "WebSocket upgrades per second per address, 0 = off (50)",
+        "WebSocket upgrades per second per address, 0 = off (200)",
     ),
     (
         "--handshake-burst",
         "DEVSKYY_HANDSHAKE_BURST",
         "handshake_burst",
         _number(int, 1),
-        "WebSocket upgrade burst per address (200)",
+        "WebSocket upgrade burst per address (2000)",
     ),
     (
         "--history-size",

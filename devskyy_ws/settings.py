@@ -88,8 +88,11 @@ class Settings:
     jwt_issuer: str | None = None
     ws_auth: Literal["off", "optional", "required"] = "off"
     ws_auth_grace: float = attrs.field(default=5.0, validator=_positive)
-    handshake_rate: float = attrs.field(default=50.0, validator=_non_negative)
-    handshake_burst: int = attrs.field(default=200, validator=_positive)
+    # Upgrades per second per address. An office behind one NAT address (hundreds of
+    # dashboards, five channels each) reconnects at once after a deploy: the burst holds
+    # 400 dashboards' sockets, the rate refills it in ten seconds.
+    handshake_rate: float = attrs.field(default=200.0, validator=_non_negative)
+    handshake_burst: int = attrs.field(default=2_000, validator=_positive)
     metrics_require_token: bool = False
 
     # HTTP edge.
@@ -108,7 +111,7 @@ class Settings:
     keepalive: float = attrs.field(default=25.0, validator=_positive)
     heartbeat: float | None = None
     max_connections: int = attrs.field(default=10_000, validator=_positive)
-    max_connections_per_ip: int = attrs.field(default=1_000, validator=_positive)
+    max_connections_per_ip: int = attrs.field(default=5_000, validator=_positive)
     max_message_bytes: int = attrs.field(default=65_536, validator=_positive)
     send_buffer_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)
     ws_compression: bool = False

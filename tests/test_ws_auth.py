@@ -8,12 +8,14 @@ import math
 import time
 from typing import Any
 
+import aiohttp
 import jwt
 import pytest
 from aiohttp import WSMsgType, WSServerHandshakeError
 
-from devskyy_ws import HUB_KEY
-from devskyy_ws.contract.messages import AgentStatusUpdate, TaskUpdate
+from devskyy_ws import HUB_KEY, Settings
+from devskyy_ws.contract.messages import CHANNELS, AgentStatusUpdate, TaskUpdate
+from devskyy_ws.http.ratelimit import TokenBuckets
 
 from .conftest import ClientFactory, token_for
 from .helpers import next_message
@@ -119,6 +121,37 @@ async def test_handshake_flood_is_rate_limited(make_client: ClientFactory) -> No
     assert info.value.status == 429
     assert info.value.headers is not None
     assert int(info.value.headers["Retry-After"]) >= 1
+
+
+def test_the_default_limits_admit_an_office_behind_one_address() -> None:
+    """400 dashboards of five channels each reconnect at once after a deploy, twice."""
+    defaults = Settings()
+    sockets = 400 * 5
+    assert defaults.max_connections_per_ip >= sockets and defaults.max_connections >= sockets
+    buckets = TokenBuckets(defaults.handshake_rate, defaults.handshake_burst)
+    assert all(buckets.take("office", now=0.0)[0] for _ in range(sockets))
+    assert all(buckets.take("office", now=10.0)[0] for _ in range(sockets))
+    assert not buckets.take("office", now=10.0)[0]  # a host hammering past it is refused
+
+
+async def test_a_thousand_dashboards_sockets_connect_at_the_defaults(
+    make_client: ClientFactory,
+) -> None:
+    defaults = Settings()
+    client = await make_client(
+        handshake_rate=defaults.handshake_rate,
+        handshake_burst=defaults.handshake_burst,
+        max_connections_per_ip=defaults.max_connections_per_ip,
+    )
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        sockets = await asyncio.gather(
+            *(
+                session.ws_connect(client.make_url(f"/api/ws/{CHANNELS[n % 5]}"))
+                for n in range(1000)
+            )
+        )
+        assert len(sockets) == 1000  # none refused (a refusal raises WSServerHandshakeError)
+        await asyncio.gather(*(ws.close() for ws in sockets))
 
 
 # -- required mode leaks nothing before a token ------------------------------------
