@@ -29,9 +29,10 @@ import attrs
 
 from .contract import serde
 from .contract.messages import MESSAGE_TYPES, Pong
+from .publisher import Publisher, PublishRefused
 from .retry import backoff
 
-__all__ = ["ChannelClient", "ChannelClosed", "backoff"]
+__all__ = ["ChannelClient", "ChannelClosed", "PublishRefused", "Publisher", "backoff"]
 
 log = logging.getLogger("devskyy_ws.client")
 

@@ -11,6 +11,7 @@ from .http.handlers import (
     health,
     monitoring,
     pipeline3d,
+    publish_ws,
     round_table,
     static,
     tasks,
@@ -69,6 +70,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/monitoring/metrics", monitoring.monitoring_metrics)
     r.add_get("/metrics", monitoring.prometheus_metrics)
 
+    r.add_get("/api/ws/publish", publish_ws.publish_socket)  # before {channel}: producers
     r.add_get("/api/ws/{channel}", ws.channel_socket)
     r.add_get("/ws/{channel}", ws.channel_socket)  # where the original DevSkyy frontend looks
     r.add_get("/static/{name}", static.static_file)

@@ -84,7 +84,7 @@ def generate() -> str:
     server = [
         m["payload"]["$ref"].rsplit("/", 1)[-1]
         for k, m in asyncapi_document()["components"]["messages"].items()
-        if not k.startswith("client_")
+        if not k.startswith(("client_", "Publish"))  # the producers' socket has its own
     ]
     client = [
         m["payload"]["$ref"].rsplit("/", 1)[-1]
@@ -93,6 +93,8 @@ def generate() -> str:
     ]
     lines.append(f"export type ServerMessage = {' | '.join(sorted(set(server)))};")
     lines.append(f"export type ClientMessage = {' | '.join(sorted(set(client)))};")
+    lines.append("export type PublishRequest = PublishEvent | PublishBatch;")
+    lines.append("export type PublishAnswer = PublishAck | PublishNack;")
     return "\n".join(lines) + "\n"
 
 

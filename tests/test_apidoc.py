@@ -25,6 +25,7 @@ TS = ROOT / "clients" / "typescript"
 ASYNCAPI_SCHEMA = TS / "node_modules" / "@asyncapi" / "specs" / "schemas" / "3.0.0-without-$id.json"
 UNDOCUMENTED = {
     "/api/ws/{channel}",
+    "/api/ws/publish",  # in the AsyncAPI document
     "/ws/{channel}",
     "/static/{name}",
     "/",

@@ -18,7 +18,7 @@ async def test_memory_broker_stamps_seq_and_epoch_per_channel() -> None:
         return 7
 
     await broker.start(deliver)
-    assert await broker.publish("tasks", {"type": "task_update"}) == 7
+    assert await broker.publish("tasks", {"type": "task_update"}) == (1, 7)
     await broker.publish("tasks", {"type": "task_update"})
     await broker.publish("agents", {"type": "agent_status_update"})
     assert [(c, s) for c, s, _ in got] == [("tasks", 1), ("tasks", 2), ("agents", 1)]

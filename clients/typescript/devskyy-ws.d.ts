@@ -284,6 +284,27 @@ export interface Pong {
   type: "pong";
   timestamp: string;
 }
+export interface PublishAck {
+  type: "ack";
+  id: string | number | null;
+  seq: Array<number | null>;
+}
+export interface PublishBatch {
+  id?: string | number;
+  events: Array<{ id?: string | number; channel: "agents" | "round_table" | "tasks" | "3d_pipeline" | "metrics"; message: Record<string, unknown>; }>;
+}
+export interface PublishEvent {
+  id?: string | number;
+  channel: "agents" | "round_table" | "tasks" | "3d_pipeline" | "metrics";
+  message: Record<string, unknown>;
+}
+export interface PublishNack {
+  type: "nack";
+  id: string | number | null;
+  error: string;
+  message: string;
+  details?: unknown;
+}
 export interface ResyncRequired {
   type: "resync_required";
   channel: string;
@@ -360,3 +381,5 @@ export interface Unsubscribed {
 }
 export type ServerMessage = AgentStatusUpdate | Authenticated | CompetitionUpdate | ErrorMessage | Keepalive | MetricsUpdate | PipelineUpdate | Pong | ResyncRequired | Snapshot | Subscribed | TaskUpdate | Unsubscribed;
 export type ClientMessage = ClientAuth | ClientPing | ClientResume | ClientSnapshot | ClientSubscribe | ClientUnsubscribe;
+export type PublishRequest = PublishEvent | PublishBatch;
+export type PublishAnswer = PublishAck | PublishNack;

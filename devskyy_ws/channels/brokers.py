@@ -41,7 +41,9 @@ class Broker(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def publish(self, channel: str, doc: dict[str, Any]) -> int: ...
+    async def publish(self, channel: str, doc: dict[str, Any]) -> tuple[int | None, int]:
+        """(its seq, or None while it waits to be numbered; local deliveries)."""
+        ...
 
     async def history_since(self, channel: str, since: int) -> list[Entry] | None: ...
 
@@ -63,12 +65,12 @@ class MemoryBroker:
     async def stop(self) -> None:
         self._deliver = None
 
-    async def publish(self, channel: str, doc: dict[str, Any]) -> int:
+    async def publish(self, channel: str, doc: dict[str, Any]) -> tuple[int | None, int]:
         if self._deliver is None:
             raise RuntimeError("the hub is not running")
         seq = self.seqs[channel] + 1
         self.seqs[channel] = seq
-        return self._deliver(channel, seq, stamp(doc, seq, self.epochs[channel]))
+        return seq, self._deliver(channel, seq, stamp(doc, seq, self.epochs[channel]))
 
     async def history_since(self, channel: str, since: int) -> list[Entry] | None:
         return None  # the hub's own in-memory history is the whole history

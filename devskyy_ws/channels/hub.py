@@ -172,15 +172,22 @@ class Hub:
             ValueError: unknown channel, or a message type that does not belong to it.
         """
         _check(channel, message)
+        _, delivered = await self._publish(channel, message)
+        return delivered
+
+    async def _publish(self, channel: str, message: Any) -> tuple[int | None, int]:
         doc = serde.unstructure(message)
         doc.pop("seq", None)
         doc.pop("epoch", None)
         self.stats[channel].published += 1
         return await self.broker.publish(channel, doc)
 
-    async def publish_batch(self, events: list[tuple[str, Any]]) -> list[int]:
+    async def publish_batch(self, events: list[tuple[str, Any]]) -> list[tuple[int | None, int]]:
         """Publish every event in order, or none if one does not fit its channel. Their
         frames to one socket leave in one write at the end of this loop tick.
+
+        Returns:
+            each event's seq (None while a Redis outage holds it) and local deliveries.
 
         Raises:
             ValueError: as `publish`, before anything is published.
@@ -191,7 +198,7 @@ class Hub:
             if not self._tick_channels:
                 asyncio.get_running_loop().call_soon(self._end_tick)
             self._tick_channels.add(channel)  # even the first frame is held
-        return [await self.publish(channel, message) for channel, message in events]
+        return [await self._publish(channel, message) for channel, message in events]
 
     def deliver(self, channel: str, seq: int, payload: bytes) -> int:
         """Remember the broker's stamped message and write it to every matching socket.

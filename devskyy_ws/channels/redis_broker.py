@@ -119,25 +119,26 @@ class RedisBroker:
         self._healthy = True
 
     # -- publishing ----------------------------------------------------------------
-    async def publish(self, channel: str, doc: dict[str, Any]) -> int:
-        """Append to the stream; returns the local deliveries once this instance read it."""
+    async def publish(self, channel: str, doc: dict[str, Any]) -> tuple[int | None, int]:
+        """Append to the stream; (seq, local deliveries) once this instance read it back.
+        During an outage the message waits in the outbox, unnumbered: (None, 0)."""
         if self._outbox or not self._healthy:
             self._enqueue(channel, doc)
-            return 0
+            return None, 0
         try:
             seq = int(await self._append(channel, doc))
         except (RedisError, OSError) as exc:
             self._down(exc)
             self._enqueue(channel, doc)
-            return 0
+            return None, 0
         if (channel, seq) in self._delivered:
-            return self._delivered[(channel, seq)]  # the reader was quicker than us
+            return seq, self._delivered[(channel, seq)]  # the reader was quicker than us
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._waiters[(channel, seq)] = future
         try:
-            return await asyncio.wait_for(future, 5.0)
+            return seq, await asyncio.wait_for(future, 5.0)
         except TimeoutError:
-            return 0
+            return seq, 0
         finally:
             self._waiters.pop((channel, seq), None)
 

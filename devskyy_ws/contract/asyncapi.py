@@ -137,6 +137,7 @@ def asyncapi_document() -> dict[str, Any]:
             "channel": {"$ref": f"#/channels/{channel}"},
             "messages": [{"$ref": f"#/channels/{channel}/messages/{n}"} for n in client_msgs],
         }
+    _publish_channel(s.schemas, messages, channels, operations)
     return {
         "asyncapi": "3.0.0",
         "info": {
@@ -157,4 +158,89 @@ def asyncapi_document() -> dict[str, Any]:
         "channels": channels,
         "operations": operations,
         "components": {"schemas": s.schemas, "messages": messages},
+    }
+
+
+_EVENT = {
+    "type": "object",
+    "properties": {
+        "id": {"type": ["string", "integer"], "description": "echoed in the answer"},
+        "channel": {"type": "string", "enum": list(CHANNELS)},
+        "message": {"type": "object", "description": "a message the channel sends"},
+    },
+    "required": ["channel", "message"],
+}
+PUBLISH_MESSAGES: dict[str, dict[str, Any]] = {
+    "PublishEvent": _EVENT,
+    "PublishBatch": {
+        "type": "object",
+        "properties": {
+            "id": {"type": ["string", "integer"]},
+            "events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": _EVENT},
+        },
+        "required": ["events"],
+    },
+    "PublishAck": {
+        "type": "object",
+        "properties": {
+            "type": {"const": "ack"},
+            "id": {"type": ["string", "integer", "null"]},
+            "seq": {"type": "array", "items": {"type": ["integer", "null"]}},
+        },
+        "required": ["type", "id", "seq"],
+    },
+    "PublishNack": {
+        "type": "object",
+        "properties": {
+            "type": {"const": "nack"},
+            "id": {"type": ["string", "integer", "null"]},
+            "error": {"type": "string"},
+            "message": {"type": "string"},
+            "details": {},
+        },
+        "required": ["type", "id", "error", "message"],
+    },
+}
+
+
+def _publish_channel(
+    schemas: dict[str, Any],
+    messages: dict[str, Any],
+    channels: dict[str, Any],
+    operations: dict[str, Any],
+) -> None:
+    """Producers' socket: events in, acks and nacks out, in order."""
+    for name, schema in PUBLISH_MESSAGES.items():
+        schemas[name] = schema
+        messages[name] = {
+            "name": name,
+            "contentType": "application/json",
+            "payload": {"$ref": f"#/components/schemas/{name}"},
+        }
+    channels["publish"] = {
+        "address": "/api/ws/publish",
+        "description": (
+            "For producers: a token with the publish scope (Authorization or ?token=), else "
+            "close 4001. Each event or batch (validated as POST /api/v1/events) is answered "
+            "in order with an ack carrying the seqs, or a nack; the next message is read "
+            "once the last is published, and over --publish-rate the socket waits."
+        ),
+        "messages": {n: {"$ref": f"#/components/messages/{n}"} for n in PUBLISH_MESSAGES},
+        "x-close-codes": {"4001": CLOSE_CODES["4001"]},
+    }
+    operations["publish_events"] = {
+        "action": "receive",
+        "summary": "A producer publishes events",
+        "channel": {"$ref": "#/channels/publish"},
+        "messages": [
+            {"$ref": f"#/channels/publish/messages/{n}"} for n in ("PublishEvent", "PublishBatch")
+        ],
+    }
+    operations["publish_answers"] = {
+        "action": "send",
+        "summary": "The server acknowledges or refuses each, in order",
+        "channel": {"$ref": "#/channels/publish"},
+        "messages": [
+            {"$ref": f"#/channels/publish/messages/{n}"} for n in ("PublishAck", "PublishNack")
+        ],
     }

@@ -38,7 +38,7 @@ __all__ = [
 
 SCOPES = ("read", "write", "admin", "publish")
 RANKED = ("read", "write", "admin")  # each implies the ones before it
-PUBLISH = "publish"  # a producer's token: it publishes (and so may write/admin), nothing else
+PUBLISH = "publish"  # a producer's token publishes and nothing else (write may publish too)
 SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
 DEFAULT_TTL = 12 * 3600
 _CLAIMS: web.RequestKey[Claims] = web.RequestKey("devskyy_claims", object)  # type: ignore[arg-type]

@@ -12,12 +12,12 @@ from ...contract import serde
 from ...contract.messages import CHANNEL_MESSAGES, type_name, utcnow
 from ...contract.requests import MAX_BATCH, EventSubmission
 from ...keys import HUB_KEY, PUBLISH_LIMIT_KEY
-from ..auth import claims_of, requires_scope
+from ..auth import Claims, claims_of, requires_scope
 from ..errors import ApiError
 from ..responses import json_response
 from .common import read_json, structure_body
 
-__all__ = ["MAX_BATCH", "publish_event"]
+__all__ = ["charge", "parse_batch", "parse_event", "publish_event"]
 
 
 def _message_for(channel: str, raw: dict[str, Any]) -> Any:
@@ -44,14 +44,14 @@ def _message_for(channel: str, raw: dict[str, Any]) -> Any:
         ) from exc
 
 
-def _event(raw: Any) -> tuple[str, Any]:
+def parse_event(raw: Any) -> tuple[str, Any]:
     if not isinstance(raw, dict):
         raise ApiError(422, "invalid_event", "An event must be a JSON object.")
     body = structure_body(raw, EventSubmission)
     return body.channel, _message_for(body.channel, body.message)
 
 
-def _batch(raw: Any) -> list[tuple[str, Any]]:
+def parse_batch(raw: Any) -> list[tuple[str, Any]]:
     """Every event of a batch, validated before any is published.
 
     Raises:
@@ -67,27 +67,39 @@ def _batch(raw: Any) -> list[tuple[str, Any]]:
     events = []
     for index, item in enumerate(raw):
         try:
-            events.append(_event(item))
+            events.append(parse_event(item))
         except ApiError as exc:
             details = {"index": index, "error": exc.code, "details": exc.details}
             raise ApiError(422, exc.code, f"Event {index}: {exc.message}", details=details) from exc
     return events
 
 
-def _charge(request: web.Request, events: int) -> None:
-    """Producers spend their own bucket, one token per event (not the REST limit)."""
+def charge(request: web.Request, claims: Claims | None, events: int) -> float:
+    """Producers spend their own bucket, one token per event (not the REST limit).
+
+    Returns:
+        0 when the events were paid for; else the seconds until they can be, nothing
+        taken meanwhile (infinite when the batch is larger than the whole burst).
+    """
     buckets = request.app[PUBLISH_LIMIT_KEY]
-    claims = claims_of(request)
     if buckets is None or claims is None:
-        return
+        return 0.0
+    if events > buckets.burst:
+        return math.inf
     allowed, _, wait = buckets.take("pub:" + claims.sub, cost=events)
-    if not allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"Over this producer's publish limit ({buckets.rate:g} events/s); slow down.",
-            headers={"Retry-After": str(max(1, math.ceil(wait)))},
-        )
+    return 0.0 if allowed else wait
+
+
+def _refuse(request: web.Request, wait: float) -> ApiError:
+    buckets = request.app[PUBLISH_LIMIT_KEY]
+    rate = buckets.rate if buckets is not None else 0.0
+    retry = "60" if math.isinf(wait) else str(max(1, math.ceil(wait)))
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Over this producer's publish limit ({rate:g} events/s); slow down.",
+        headers={"Retry-After": retry},
+    )
 
 
 @requires_scope("publish")
@@ -95,11 +107,14 @@ async def publish_event(request: web.Request) -> web.Response:
     doc = await read_json(request)
     hub = request.app[HUB_KEY]
     if "events" in doc:
-        events = _batch(doc["events"])
-        _charge(request, len(events))
-        delivered = await hub.publish_batch(events)
+        events = parse_batch(doc["events"])
+        if wait := charge(request, claims_of(request), len(events)):
+            raise _refuse(request, wait)
+        published = await hub.publish_batch(events)
+        delivered = [count for _, count in published]
         return json_response({"accepted": len(events), "delivered": delivered}, status=202)
-    channel, message = _event(doc)
-    _charge(request, 1)
+    channel, message = parse_event(doc)
+    if wait := charge(request, claims_of(request), 1):
+        raise _refuse(request, wait)
     delivered_to = await hub.publish(channel, message)
     return json_response({"channel": channel, "delivered": delivered_to}, status=202)
