@@ -17,7 +17,10 @@ async def test_memory_broker_stamps_seq_and_epoch_per_channel() -> None:
         got.append((channel, seq, payload))
         return 7
 
-    await broker.start(deliver)
+    async def ingest(raw: object) -> None:
+        raise AssertionError("the memory broker has no ingest stream")
+
+    await broker.start(deliver, ingest)
     assert await broker.publish("tasks", {"type": "task_update"}) == (1, 7)
     await broker.publish("tasks", {"type": "task_update"})
     await broker.publish("agents", {"type": "agent_status_update"})

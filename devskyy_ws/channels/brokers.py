@@ -9,17 +9,20 @@ Redis (`redis_broker.py`) when several instances share the channels.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ..contract import serde
 from ..contract.messages import CHANNELS
 from .frames import Entry
 
-__all__ = ["Broker", "Deliver", "MemoryBroker", "open_broker", "stamp"]
+__all__ = ["Broker", "Deliver", "Ingest", "MemoryBroker", "open_broker", "stamp"]
 
 Deliver = Callable[[str, int, bytes], int]
 """The hub's side: write `(channel, seq, payload)` to local sockets; returns how many."""
+Ingest = Callable[[Any], Awaitable[None]]
+"""The hub's side of the ingest stream: check one producer's event and publish it
+(raises contract.events.EventRefused for one that cannot be published)."""
 
 
 def stamp(doc: dict[str, Any], seq: int, epoch: str) -> bytes:
@@ -37,7 +40,7 @@ class Broker(Protocol):
     seqs: dict[str, int]  # the last seq seen on each channel
     epochs: dict[str, str]
 
-    async def start(self, deliver: Deliver) -> None: ...
+    async def start(self, deliver: Deliver, ingest: Ingest) -> None: ...
 
     async def stop(self) -> None: ...
 
@@ -59,8 +62,8 @@ class MemoryBroker:
         self.epochs = new_epochs()
         self._deliver: Deliver | None = None
 
-    async def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+    async def start(self, deliver: Deliver, ingest: Ingest) -> None:
+        self._deliver = deliver  # one process: producers reach it through the HTTP API
 
     async def stop(self) -> None:
         self._deliver = None

@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from ..contract import serde
+from ..contract.events import parse_event
 from ..contract.messages import CHANNEL_MESSAGES, CHANNELS, Keepalive
 from .brokers import Broker, MemoryBroker
 from .connection import Connection
@@ -99,7 +100,7 @@ class Hub:
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
-        await self.broker.start(self.deliver)
+        await self.broker.start(self.deliver, self.ingest)
         self._keepalive_task = asyncio.create_task(self._keepalive_loop())
 
     async def stop(self) -> None:
@@ -181,6 +182,16 @@ class Hub:
         doc.pop("epoch", None)
         self.stats[channel].published += 1
         return await self.broker.publish(channel, doc)
+
+    async def ingest(self, raw: Any) -> None:
+        """One event a producer put on the broker's ingest stream, checked as the HTTP
+        API checks it.
+
+        Raises:
+            EventRefused: it cannot be published (the broker logs and counts it).
+        """
+        channel, message = parse_event(raw)
+        await self._publish(channel, message)
 
     async def publish_batch(self, events: list[tuple[str, Any]]) -> list[tuple[int | None, int]]:
         """Publish every event in order, or none if one does not fit its channel. Their

@@ -17,17 +17,20 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
+import socket
 import time
 from collections import OrderedDict, deque
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
+from ..contract.events import EventRefused
 from ..contract.messages import CHANNELS
-from .brokers import Deliver, new_epochs, stamp
+from .brokers import Deliver, Ingest, new_epochs, stamp
 from .frames import Entry, text_frame
 
 __all__ = ["RedisBroker"]
@@ -40,6 +43,7 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'd', ARGV[1])
 return seq
 """
 OUTBOX_LIMIT = 10_000
+GROUP = "devskyy"  # one consumer group: every instance shares it, so each entry is taken once
 
 
 class RedisBroker:
@@ -57,6 +61,10 @@ class RedisBroker:
         self.seqs: dict[str, int] = dict.fromkeys(CHANNELS, 0)
         self.epochs = new_epochs()  # replaced by the ones kept in Redis at start
         self._deliver: Deliver | None = None
+        self._ingest: Ingest | None = None
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.ingested = 0
+        self.ingest_refused = 0
         self._readers: list[asyncio.Task[None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._outbox: deque[tuple[str, dict[str, Any]]] = deque()
@@ -66,6 +74,12 @@ class RedisBroker:
         self._down_since: float | None = None
         self._script: Any = None
 
+    @property
+    def ingest_key(self) -> str:
+        """The stream producers in any language `XADD` events to (fields `channel`,
+        `message`: a JSON object)."""
+        return f"{self.prefix}:ingest"
+
     def _key(self, kind: str, channel: str) -> str:
         return f"{self.prefix}:{kind}:{channel}"
 
@@ -74,8 +88,9 @@ class RedisBroker:
         return self._healthy
 
     # -- lifecycle -----------------------------------------------------------------
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, ingest: Ingest) -> None:
         self._deliver = deliver
+        self._ingest = ingest
         self._redis = aioredis.from_url(
             self.url, decode_responses=True, client_name=f"devskyy:{self.prefix}"
         )
@@ -89,6 +104,9 @@ class RedisBroker:
             last_ids[channel] = last[0][0] if last else "0-0"
             self.seqs[channel] = int(last_ids[channel].split("-")[0])
         self._readers = [asyncio.create_task(self._read(c, last_ids[c])) for c in CHANNELS]
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: another instance made it
+            await self._redis.xgroup_create(self.ingest_key, GROUP, id="$", mkstream=True)
+        self._readers.append(asyncio.create_task(self._consume_ingest()))
         self._flusher = asyncio.create_task(self._flush_outbox())
 
     async def stop(self) -> None:
@@ -204,6 +222,45 @@ class RedisBroker:
                     self._delivered[(channel, seq)] = delivered
                     if len(self._delivered) > 1024:
                         self._delivered.popitem(last=False)
+
+    async def _consume_ingest(self) -> None:
+        """Take entries of the ingest stream, once across all instances, and publish them.
+
+        Every entry is acknowledged, published or not: one that cannot be published is
+        logged with the reason and counted, never retried forever.
+        """
+        assert self._redis is not None
+        attempt = 0
+        while True:
+            try:
+                answer = await self._redis.xreadgroup(
+                    GROUP, self.consumer, {self.ingest_key: ">"}, count=100, block=self.block_ms
+                )
+                attempt = 0
+            except (RedisError, OSError) as exc:
+                self._down(exc)
+                attempt += 1
+                await asyncio.sleep(min(5.0, 0.05 * 2**attempt))
+                continue
+            for _, entries in answer or []:
+                for entry_id, fields in entries:
+                    await self._ingest_one(entry_id, fields)
+
+    async def _ingest_one(self, entry_id: str, fields: dict[str, str]) -> None:
+        assert self._redis is not None
+        assert self._ingest is not None
+        try:
+            message = json.loads(fields.get("message", ""))
+            await self._ingest({"channel": fields.get("channel"), "message": message})
+            self.ingested += 1
+        except (EventRefused, ValueError) as exc:
+            self.ingest_refused += 1
+            log.warning("ingest entry %s refused: %s", entry_id, exc)
+        except Exception:
+            self.ingest_refused += 1
+            log.exception("ingest entry %s failed", entry_id)
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.xack(self.ingest_key, GROUP, entry_id)
 
     async def history_since(self, channel: str, since: int) -> list[Entry] | None:
         """Entries after `since` from the stream, or None when the stream lost them."""

@@ -88,6 +88,15 @@ class _LiveCollector(Collector):
         for stage, count in sorted(self.services.pipeline.finished.items()):
             pipelines.add_metric([stage], count)
         yield pipelines
+        ingest = CounterMetricFamily(
+            "devskyy_ingest_events",
+            "Entries of the Redis ingest stream taken by this instance",
+            labels=["outcome"],
+        )
+        broker = self.hub.broker
+        ingest.add_metric(["published"], getattr(broker, "ingested", 0))
+        ingest.add_metric(["refused"], getattr(broker, "ingest_refused", 0))
+        yield ingest
         yield CounterMetricFamily(
             "devskyy_store_unreadable_records",
             "Stored rows that could not be loaded and were skipped",

@@ -22,12 +22,13 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ...contract import serde
+from ...contract.events import EventRefused, parse_batch, parse_event
 from ...contract.jsoncheck import check_json
 from ...keys import HUB_KEY, JWT_KEY, SETTINGS_KEY
 from ..auth import PUBLISH, AuthError, Claims, public
 from ..errors import ApiError
 from ..masking import MaskedSocketResponse
-from .events import charge, parse_batch, parse_event
+from .events import charge
 
 __all__ = ["publish_socket"]
 
@@ -76,7 +77,7 @@ async def _answer(request: web.Request, claims: Claims, text: str) -> dict[str, 
                 raise ApiError(422, "batch_too_large", "The batch is larger than the burst.")
             await asyncio.sleep(wait)
         published = await request.app[HUB_KEY].publish_batch(events)
-    except ApiError as exc:
+    except (ApiError, EventRefused) as exc:
         nack = _nack(ident, exc.code, exc.message)
         if exc.details is not None:
             nack["details"] = exc.details
