@@ -19,7 +19,7 @@ from .http.auth import JwtKeys, auth_middleware
 from .http.cors import OriginPolicy, cors_middleware
 from .http.errors import error_middleware
 from .http.prometheus import build_registry
-from .http.ratelimit import TokenBuckets, ratelimit_middleware
+from .http.ratelimit import SharedBuckets, TokenBuckets, ratelimit_middleware
 from .http.timing import timing_middleware
 from .keys import (
     HANDSHAKE_KEY,
@@ -96,10 +96,14 @@ def create_app(settings: Settings | None = None) -> web.Application:
         else None
     )
     app[RATELIMIT_KEY] = (
-        TokenBuckets(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+        SharedBuckets(TokenBuckets(settings.rate_limit, settings.rate_burst), hub.broker, "rest")
+        if settings.rate_limit > 0
+        else None
     )
     app[PUBLISH_LIMIT_KEY] = (
-        TokenBuckets(settings.publish_rate, settings.publish_burst)
+        SharedBuckets(
+            TokenBuckets(settings.publish_rate, settings.publish_burst), hub.broker, "publish"
+        )
         if settings.publish_rate > 0
         else None
     )

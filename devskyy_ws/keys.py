@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .channels.hub import Hub
     from .http.auth import JwtKeys
     from .http.cors import OriginPolicy
-    from .http.ratelimit import TokenBuckets
+    from .http.ratelimit import SharedBuckets, TokenBuckets
     from .services.container import Services
     from .services.requests import RequestStats
     from .settings import Settings
@@ -42,6 +42,6 @@ STORE_KEY: web.AppKey[Store] = web.AppKey("devskyy_store")
 SERVICES_KEY: web.AppKey[Services] = web.AppKey("devskyy_services")
 STARTED_KEY: web.AppKey[float] = web.AppKey("devskyy_started")
 PROMETHEUS_KEY: web.AppKey[CollectorRegistry] = web.AppKey("devskyy_prometheus")
-RATELIMIT_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_ratelimit")
+RATELIMIT_KEY: web.AppKey[SharedBuckets | None] = web.AppKey("devskyy_ratelimit")
 HANDSHAKE_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_handshakes")
-PUBLISH_LIMIT_KEY: web.AppKey[TokenBuckets | None] = web.AppKey("devskyy_publish_limit")
+PUBLISH_LIMIT_KEY: web.AppKey[SharedBuckets | None] = web.AppKey("devskyy_publish_limit")

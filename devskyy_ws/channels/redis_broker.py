@@ -42,6 +42,22 @@ local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'd', ARGV[1])
 return seq
 """
+_TAKE = """
+local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local saved = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens = tonumber(saved[1]) or burst
+tokens = math.min(burst, tokens + (now - (tonumber(saved[2]) or now)) * rate)
+local allowed = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(tokens)}
+"""
 OUTBOX_LIMIT = 10_000
 GROUP = "devskyy"  # one consumer group: every instance shares it, so each entry is taken once
 
@@ -73,6 +89,8 @@ class RedisBroker:
         self._healthy = False
         self._down_since: float | None = None
         self._script: Any = None
+        self._take: Any = None
+        self.buckets_shared = True  # False while Redis cannot keep the rate-limit buckets
 
     @property
     def ingest_key(self) -> str:
@@ -95,6 +113,7 @@ class RedisBroker:
             self.url, decode_responses=True, client_name=f"devskyy:{self.prefix}"
         )
         self._script = self._redis.register_script(_PUBLISH)
+        self._take = self._redis.register_script(_TAKE)
         await self._redis.ping()  # readiness only once the broker answers
         self._healthy = True
         last_ids: dict[str, str] = {}
@@ -222,6 +241,25 @@ class RedisBroker:
                     self._delivered[(channel, seq)] = delivered
                     if len(self._delivered) > 1024:
                         self._delivered.popitem(last=False)
+
+    async def take_tokens(
+        self, key: str, rate: float, burst: int, cost: int
+    ) -> tuple[bool, float] | None:
+        """Take `cost` tokens from the bucket every instance shares under `key`, in one
+        atomic step; None when Redis cannot answer (the caller uses its own buckets)."""
+        if self._take is None:
+            return None
+        try:
+            allowed, left = await self._take(
+                keys=[f"{self.prefix}:bucket:{key}"], args=[rate, burst, cost]
+            )
+        except (RedisError, OSError) as exc:
+            if self.buckets_shared:
+                log.warning("rate-limit buckets are local while Redis is unreachable (%s)", exc)
+            self.buckets_shared = False
+            return None
+        self.buckets_shared = True
+        return bool(allowed), float(left)
 
     async def _consume_ingest(self) -> None:
         """Take entries of the ingest stream, once across all instances, and publish them.

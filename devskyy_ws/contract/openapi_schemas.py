@@ -96,6 +96,7 @@ HEALTH = {
         "uptime": {"type": "number", "description": "uptime_s again, for the DevSkyy frontend"},
         "timestamp": {"type": "string", "format": "date-time"},
         "environment": {"type": "string"},
+        "rate_limits": {"type": "string", "enum": ["shared", "local"]},
         "services": {
             "type": "object",
             "additionalProperties": {"type": "string", "enum": ["ok", "down"]},

@@ -22,7 +22,7 @@ from .auth import AuthError, JwtKeys
 from .errors import error_response
 from .proxy import client_address
 
-__all__ = ["Allowance", "TokenBuckets", "ratelimit_middleware"]
+__all__ = ["Allowance", "SharedBuckets", "TokenBuckets", "ratelimit_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -52,6 +52,31 @@ class TokenBuckets:
 
     def full_in(self, tokens: float) -> float:
         return (self.burst - tokens) / self.rate
+
+
+class SharedBuckets:
+    """Buckets every instance shares when the broker can keep them (Redis: one bucket per
+    key, taken atomically), so N instances do not allow N times the limit; this
+    instance's own buckets while it cannot (no Redis, or Redis unreachable)."""
+
+    def __init__(self, local: TokenBuckets, broker: Any, name: str) -> None:
+        self.local = local
+        self.rate = local.rate
+        self.burst = local.burst
+        self.name = name
+        self._shared = getattr(broker, "take_tokens", None)
+
+    async def take(self, key: str, cost: int = 1) -> tuple[bool, float, float]:
+        """(allowed, tokens left, seconds until `cost` tokens are there)."""
+        if self._shared is not None:
+            got = await self._shared(f"{self.name}:{key}", self.rate, self.burst, cost)
+            if got is not None:
+                allowed, left = got
+                return allowed, left, 0.0 if left >= cost else (cost - left) / self.rate
+        return self.local.take(key, cost=cost)
+
+    def full_in(self, tokens: float) -> float:
+        return self.local.full_in(tokens)
 
 
 class Allowance:
@@ -90,7 +115,7 @@ def _key(request: web.Request, keys: JwtKeys, settings: Settings) -> str:
 
 
 def ratelimit_middleware(
-    buckets_for: Callable[[web.Request], TokenBuckets | None],
+    buckets_for: Callable[[web.Request], SharedBuckets | None],
     keys_for: Callable[[web.Request], JwtKeys],
     settings_for: Callable[[web.Request], Settings],
 ) -> Any:
@@ -108,7 +133,7 @@ def ratelimit_middleware(
         key = _key(request, keys_for(request), settings_for(request))
         if key.startswith("sub:") and getattr(match.handler, "__devskyy_scope__", "") == "publish":
             return await handler(request)  # a producer with a valid token: its own limit
-        allowed, left, wait = buckets.take(key)
+        allowed, left, wait = await buckets.take(key)
         headers = {
             "X-RateLimit-Limit": str(buckets.burst),
             "X-RateLimit-Remaining": str(math.floor(left)),

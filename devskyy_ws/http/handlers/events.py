@@ -18,7 +18,7 @@ from .common import read_json
 __all__ = ["charge", "publish_event", "refused"]
 
 
-def charge(request: web.Request, claims: Claims | None, events: int) -> float:
+async def charge(request: web.Request, claims: Claims | None, events: int) -> float:
     """Producers spend their own bucket, one token per event (not the REST limit).
 
     Returns:
@@ -30,7 +30,7 @@ def charge(request: web.Request, claims: Claims | None, events: int) -> float:
         return 0.0
     if events > buckets.burst:
         return math.inf
-    allowed, _, wait = buckets.take("pub:" + claims.sub, cost=events)
+    allowed, _, wait = await buckets.take("pub:" + claims.sub, cost=events)
     return 0.0 if allowed else wait
 
 
@@ -58,7 +58,7 @@ async def publish_event(request: web.Request) -> web.Response:
     except EventRefused as exc:
         raise refused(exc) from exc
     hub = request.app[HUB_KEY]
-    if wait := charge(request, claims_of(request), len(events)):
+    if wait := await charge(request, claims_of(request), len(events)):
         raise _refuse(request, wait)
     published = await hub.publish_batch(events)
     if "events" in doc:

@@ -39,12 +39,16 @@ async def health(request: web.Request) -> web.Response:
     app = request.app
     services = await _dependencies(app)
     ok = all(v == "ok" for v in services.values())
+    broker = app[HUB_KEY].broker
     body = {
         "status": "ok" if ok else "degraded",
         "version": __version__,
         "environment": app[SETTINGS_KEY].environment,
         **_clock(app),
         "services": services,
+        # with Redis the rate limits are shared by every instance; while it is
+        # unreachable (or without it), each instance keeps its own
+        "rate_limits": "shared" if getattr(broker, "buckets_shared", False) else "local",
     }
     return json_response(body, status=200 if ok else 503)
 

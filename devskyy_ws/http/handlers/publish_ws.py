@@ -72,7 +72,7 @@ async def _answer(request: web.Request, claims: Claims, text: str) -> dict[str, 
     ident = _id(doc)
     try:
         events = parse_batch(doc["events"]) if "events" in doc else [parse_event(doc)]
-        while wait := charge(request, claims, len(events)):  # over the limit: slow down
+        while wait := await charge(request, claims, len(events)):  # over the limit: slow down
             if math.isinf(wait):
                 raise ApiError(422, "batch_too_large", "The batch is larger than the burst.")
             await asyncio.sleep(wait)
