@@ -95,6 +95,7 @@ export interface ClientSnapshot {
 }
 export interface ClientSubscribe {
   type: "subscribe";
+  conflate?: boolean;
   filters?: Record<string, string | number | boolean | Array<string | number | boolean>>;
 }
 export interface ClientUnsubscribe {
@@ -172,6 +173,11 @@ export interface CompetitionUpdateInput {
   stage: "generating" | "scoring" | "ab_testing" | "completed" | "failed";
   data?: Record<string, unknown>;
   timestamp?: string;
+}
+export interface Conflated {
+  type: "conflated";
+  skipped: number;
+  timestamp: string;
 }
 export interface Error {
   error: string;
@@ -379,7 +385,7 @@ export interface Unsubscribed {
   type: "unsubscribed";
   timestamp: string;
 }
-export type ServerMessage = AgentStatusUpdate | Authenticated | CompetitionUpdate | ErrorMessage | Keepalive | MetricsUpdate | PipelineUpdate | Pong | ResyncRequired | Snapshot | Subscribed | TaskUpdate | Unsubscribed;
+export type ServerMessage = AgentStatusUpdate | Authenticated | CompetitionUpdate | Conflated | ErrorMessage | Keepalive | MetricsUpdate | PipelineUpdate | Pong | ResyncRequired | Snapshot | Subscribed | TaskUpdate | Unsubscribed;
 export type ClientMessage = ClientAuth | ClientPing | ClientResume | ClientSnapshot | ClientSubscribe | ClientUnsubscribe;
 export type PublishRequest = PublishEvent | PublishBatch;
 export type PublishAnswer = PublishAck | PublishNack;

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from ..contract import serde
-from ..contract.messages import ServerMessage
+from ..contract.messages import Conflated, ServerMessage
+from .conflation import is_terminal
 from .filters import Filters, matches
 from .frames import frame_payload, text_frame
 
@@ -36,13 +37,18 @@ class Connection:
 
     __slots__ = (
         "__weakref__",
+        "_behind",
+        "_behind_bytes",
         "_closed",
+        "_conflate",
+        "_drainer",
         "_filters",
         "_muted",
         "_pending",
         "_pending_bytes",
         "_queue",
         "_queued_bytes",
+        "_skipped",
         "_transport",
         "_wake",
         "_writer",
@@ -87,13 +93,20 @@ class Connection:
         self._queued_bytes = 0
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self._conflate = False
+        self._behind: dict[Any, bytes] | None = None  # while a conflating socket lags
+        self._behind_bytes = 0
+        self._skipped = 0
+        self._drainer: asyncio.Task[None] | None = None
         if ws.compress:
             self._writer = asyncio.create_task(self._write_compressed())
         self._refresh()
 
     def _refresh(self) -> None:
         """`plain`: every published frame is for this socket, no filter to ask."""
-        self.plain = not self._closed and not self._muted and self._filters is None
+        self.plain = (
+            not self._closed and not self._muted and self._filters is None and not self._conflate
+        )
 
     @property
     def closed(self) -> bool:
@@ -111,6 +124,15 @@ class Connection:
     @muted.setter
     def muted(self, value: bool) -> None:
         self._muted = value
+        self._refresh()
+
+    @property
+    def conflate(self) -> bool:
+        return self._conflate
+
+    @conflate.setter
+    def conflate(self, value: bool) -> None:
+        self._conflate = value
         self._refresh()
 
     @property
@@ -161,6 +183,53 @@ class Connection:
         self.sent += 1
         self.last_sent = time.monotonic()
         return True
+
+    def offer(self, frame: bytes, doc: dict[str, Any], key: str | None, burst: bool) -> bool:
+        """A published frame for a conflating socket: sent while it keeps up; while it
+        lags by more than a quarter of the send buffer, kept as the latest of its key
+        (`None`: kept whatever comes after) until it drains. 4008 only when even that
+        exceeds the send buffer."""
+        if self._closed:
+            return False
+        if self._behind is None:
+            transport = self._transport
+            owed = self._pending_bytes + len(frame)
+            owed += transport.get_write_buffer_size() if transport is not None else 0
+            if self._writer is not None or owed <= self.hub.send_buffer_bytes // 4:
+                return self.send_frame(frame, burst=burst)
+            self._behind = {}
+            self._drainer = asyncio.create_task(self._drain_conflated())
+        behind = self._behind
+        if key is not None and key in behind:  # the latest replaces it
+            self._behind_bytes -= len(behind.pop(key))
+            self._skipped += 1
+        slot: object = key
+        if key is None or is_terminal(doc):
+            slot = object()  # a terminal state or an error is never replaced
+        behind[slot] = frame
+        self._behind_bytes += len(frame)
+        if self._behind_bytes > self.hub.send_buffer_bytes:
+            self.drop_slow()
+            return False
+        return True
+
+    async def _drain_conflated(self) -> None:
+        """Wait until the socket has room again, then send what was kept, in one write."""
+        low = self.hub.send_buffer_bytes // 8
+        transport = self._transport
+        while not self._closed and transport is not None and not transport.is_closing():
+            if transport.get_write_buffer_size() + self._pending_bytes <= low:
+                break
+            await asyncio.sleep(0.02)
+        behind, skipped = self._behind or {}, self._skipped
+        self._behind, self._behind_bytes, self._skipped, self._drainer = None, 0, 0, None
+        if self._closed or not behind:
+            return
+        notice = text_frame(serde.dumpb(serde.unstructure(Conflated(skipped=skipped))))
+        self.release()
+        if self._write(b"".join([notice, *behind.values()])):
+            self.sent += len(behind) + 1
+            self.last_sent = time.monotonic()
 
     def send(self, message: ServerMessage) -> bool:
         """Send a per-connection message (pong, subscribed, warnings, snapshots)."""
@@ -243,3 +312,5 @@ class Connection:
                 self._transport.abort()
             if self._writer is not None:
                 self._writer.cancel()
+            if self._drainer is not None:
+                self._drainer.cancel()

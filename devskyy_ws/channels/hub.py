@@ -23,6 +23,7 @@ from ..contract import serde
 from ..contract.events import parse_event
 from ..contract.messages import CHANNEL_MESSAGES, CHANNELS, Keepalive
 from .brokers import Broker, MemoryBroker
+from .conflation import conflation_key
 from .connection import Connection
 from .frames import Entry, text_frame
 
@@ -235,6 +236,13 @@ class Hub:
                 if doc is None:
                     doc = json.loads(payload)
                 if not conn.wants(doc):
+                    continue
+                if conn.conflate:
+                    key = conflation_key(channel, doc)
+                    if conn.offer(frame, doc, key, burst):
+                        delivered += 1
+                    else:
+                        dropped += 1
                     continue
             if conn.send_frame(frame, burst=burst):
                 delivered += 1

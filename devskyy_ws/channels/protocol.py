@@ -46,6 +46,7 @@ class Ping:
 class Subscribe:
     filters: Filters | None  # None: everything
     raw: dict[str, Any]
+    conflate: bool | None = None  # None: as it was
 
 
 @attrs.frozen
@@ -118,14 +119,17 @@ def parse_client_message(text: str) -> ClientCommand:
         return Ping()
     if kind == "subscribe":
         raw = doc.get("filters")
+        conflate = doc.get("conflate")
+        if conflate is not None and not isinstance(conflate, bool):
+            raise ProtocolError("'conflate' must be true or false")
         if raw is None or raw == {}:  # no filters: everything, as the frontend expects
-            return Subscribe(None, {})
+            return Subscribe(None, {}, conflate)
         try:
             filters = parse_filters(raw)
         except FilterError as exc:
             raise ProtocolError(f"invalid filters: {exc}") from exc
         assert isinstance(raw, dict)
-        return Subscribe(filters, raw)
+        return Subscribe(filters, raw, conflate)
     if kind == "unsubscribe":
         return Unsubscribe()
     if kind == "resume":

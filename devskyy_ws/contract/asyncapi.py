@@ -19,6 +19,7 @@ CLIENT_MESSAGES: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {
             "type": {"const": "subscribe"},
+            "conflate": {"type": "boolean"},
             "filters": {
                 "type": "object",
                 "maxProperties": 16,
@@ -36,7 +37,11 @@ CLIENT_MESSAGES: dict[str, dict[str, Any]] = {
             },
         },
         "required": ["type"],
-        "description": "No filters, or {}, means every message of the channel.",
+        "description": (
+            "No filters, or {}, means every message of the channel. conflate: true (or "
+            "?conflate=1 on the URL) asks for the latest state per key instead of every "
+            "message while the socket is behind (docs/protocol.md)."
+        ),
     },
     "unsubscribe": {
         "type": "object",
@@ -86,6 +91,7 @@ def asyncapi_document() -> dict[str, Any]:
         m.Subscribed,
         m.Unsubscribed,
         m.Authenticated,
+        m.Conflated,
         m.ResyncRequired,
         m.Snapshot,
     )

@@ -187,6 +187,16 @@ class Authenticated:
 
 
 @attrs.frozen(kw_only=True)
+class Conflated:
+    """This socket fell behind and asked for conflation: `skipped` older versions were
+    left out; the latest of each (and every terminal state) follows."""
+
+    type: Literal["conflated"] = "conflated"
+    skipped: int
+    timestamp: datetime = _ts
+
+
+@attrs.frozen(kw_only=True)
 class ResyncRequired:
     """The asked-for position is gone; the client should take a snapshot."""
 
@@ -266,6 +276,7 @@ MESSAGE_TYPES: Final[dict[str, type[Any]]] = {
         Subscribed,
         Unsubscribed,
         Authenticated,
+        Conflated,
         ResyncRequired,
         Snapshot,
     )

@@ -42,6 +42,8 @@
       this.filters = options.filters || null;
       this.resume = options.resume !== false;
       this.snapshotOnConnect = Boolean(options.snapshot);
+      // Behind on a slow link, take the latest state of each key rather than a 4008.
+      this.conflate = options.conflate !== false;
       this.keepaliveMs = (options.keepaliveSeconds || 25) * 1000;
       this.baseDelayMs = options.baseDelayMs || 1000;
       this.maxDelayMs = options.maxDelayMs || 30000;
@@ -131,6 +133,7 @@
     params() {
       const params = {};
       if (this.token) params.token = this.token;
+      if (this.conflate) params.conflate = 1;
       if (this.resume && this.lastSeq !== null && this.epoch !== null) {
         params.since = this.lastSeq;
         params.epoch = this.epoch;
@@ -230,7 +233,8 @@
     const parsed = new URL(url);
     const channel = parsed.pathname.split("/").pop();
     const base = `${parsed.protocol.replace("ws", "http")}//${parsed.host}${parsed.pathname.replace(/\/api\/ws\/[^/]+$/, "")}`;
-    return new Channel(base, channel, { ...options, maxRetries }).connect();
+    // the document's helper opens exactly the URL it is given
+    return new Channel(base, channel, { conflate: false, ...options, maxRetries }).connect();
   }
 
   return { Channel, backoffDelay, createWebSocketWithReconnect, wsUrl };

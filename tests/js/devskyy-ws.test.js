@@ -96,7 +96,7 @@ test("reconnects with backoff, resumes from the last seq, and never gives up sil
   assert.deepEqual(c.pending().filter((ms) => ms < 50000), [500]); // 0.5 * 1000 * 2^0
   c.advance(500);
   assert.equal(made.length, 2);
-  assert.equal(made[1].url, "ws://h:1/api/ws/tasks?since=2&epoch=e1");
+  assert.equal(made[1].url, "ws://h:1/api/ws/tasks?conflate=1&since=2&epoch=e1"); // conflation on by default
   made[1].serverOpen();
   made[1].serverSend({ type: "task_update", seq: 2, epoch: "e1", task_id: "t" }); // replay overlap
   made[1].serverSend({ type: "task_update", seq: 3, epoch: "e1", task_id: "t" });
@@ -178,7 +178,7 @@ test("resync_required asks for a snapshot; filters are re-sent on reconnect", ()
   made[0].serverClose(1001);
   c.advance(0);
   made[1].serverOpen();
-  assert.equal(made[1].url, "ws://h:1/api/ws/tasks?since=9&epoch=e2");
+  assert.equal(made[1].url, "ws://h:1/api/ws/tasks?conflate=1&since=9&epoch=e2");
   assert.deepEqual(made[1].sent[0], { type: "subscribe", filters: { agent_type: "commerce" } });
 });
 

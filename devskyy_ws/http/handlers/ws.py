@@ -169,6 +169,8 @@ async def _apply(
         conn.send(Pong())
     elif isinstance(command, Subscribe):
         conn.filters = command.filters
+        if command.conflate is not None:
+            conn.conflate = command.conflate
         conn.send(Subscribed(filters=command.raw))
     elif isinstance(command, Unsubscribe):
         conn.filters = None
@@ -198,6 +200,7 @@ async def _on_connect(request: web.Request, conn: Connection, asked: Asked) -> N
         except ProtocolError as exc:
             warn(conn, str(exc))
     asked.snapshot = query.get("snapshot") in ("1", "true")
+    conn.conflate = query.get("conflate") in ("1", "true")
     await serve_asked(conn, asked)
 
 
