@@ -66,6 +66,19 @@ def check_text(value: str, path: str, limit: int = MAX_TEXT_BYTES) -> None:
         raise JsonLimitError("text", path, f"'{path}' is longer than {limit:,} bytes.")
 
 
+def _render(chain: Any) -> str:
+    """The path of a place in the document, from the (parent, key) chain the walk keeps:
+    built only for an error, since most bodies have none."""
+    keys = []
+    while chain is not None:
+        chain, key = chain
+        keys.append(key)
+    path = ""
+    for key in reversed(keys):
+        path = _join(path, key)
+    return path
+
+
 def check_json(doc: Any, max_depth: int = MAX_DEPTH, max_text: int = MAX_TEXT_BYTES) -> None:
     """Walk `doc` without recursion.
 
@@ -73,30 +86,36 @@ def check_json(doc: Any, max_depth: int = MAX_DEPTH, max_text: int = MAX_TEXT_BY
         JsonLimitError: nested deeper than `max_depth`, an integer beyond ±(2**53 - 1),
             a NaN or infinity, or a string (or key) longer than `max_text` bytes.
     """
-    stack: list[tuple[Any, int, str]] = [(doc, 1, "")]
+    stack: list[tuple[Any, int, Any]] = [(doc, 1, None)]
+    short = max_text // 4  # no string of at most this many characters can be too long
     while stack:
-        value, depth, path = stack.pop()
-        if value.__class__ is dict:
+        value, depth, chain = stack.pop()
+        cls = value.__class__
+        if cls is dict:
             items: Any = value.items()
-        elif value.__class__ is list:
+        elif cls is list:
             items = enumerate(value)
-        elif value.__class__ is str:
-            check_text(value, path or "body", max_text)
+        elif cls is str:
+            check_text(value, _render(chain) or "body", max_text)
             continue
         else:
-            _scalar(value, path or "body")
+            _scalar(value, _render(chain) or "body")
             continue
         if depth > max_depth:
             raise JsonLimitError(
-                "depth", path, f"JSON may be nested at most {max_depth} levels deep."
+                "depth", _render(chain), f"JSON may be nested at most {max_depth} levels deep."
             )
         for key, item in items:
-            cls = item.__class__
-            if key.__class__ is str:
-                check_text(key, _join(path, key[:40]) + " (a key)", max_text)
-            if cls is dict or cls is list:
-                stack.append((item, depth + 1, _join(path, key)))
-            elif cls is str:
-                check_text(item, _join(path, key), max_text)
-            elif cls is int or cls is float:
-                _scalar(item, _join(path, key))
+            if key.__class__ is str and len(key) > short:
+                check_text(key, _render((chain, key[:40])) + " (a key)", max_text)
+            icls = item.__class__
+            if icls is dict or icls is list:
+                stack.append((item, depth + 1, (chain, key)))
+            elif icls is str:
+                if len(item) > short:
+                    check_text(item, _render((chain, key)), max_text)
+            elif icls is int:
+                if not -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+                    _scalar(item, _render((chain, key)))
+            elif icls is float and not math.isfinite(item):
+                _scalar(item, _render((chain, key)))
