@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 TS := clients/typescript
 SOURCES := devskyy_ws tests scripts examples
 
@@ -14,7 +15,12 @@ $(PY):
 $(STAMP): $(PY) setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,lint,speed]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
+
+# Serving needs the runtime and the speed extras only, not the test and lint tools.
+$(RUN_STAMP): $(PY) setup.cfg pyproject.toml
+	$(PY) -m pip install --quiet -e '.[speed]'
+	touch $(RUN_STAMP)
 
 # Node is optional for users: the tests that need it skip without it (CI requires it).
 node-deps:
@@ -22,7 +28,7 @@ node-deps:
 		cd $(TS) && npm install --silent --no-audit --no-fund >/dev/null; \
 	else echo "npm not found: TypeScript and AsyncAPI checks will be skipped"; fi
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(PY) -m devskyy_ws
 
 test: $(STAMP) node-deps

@@ -24,8 +24,8 @@ __all__ = ["build_parser", "main", "settings_from_args"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("serve", "token", "-h", "--help"):
-        argv.insert(0, "serve")
+    if not argv or argv[0] not in ("serve", "token"):
+        argv.insert(0, "serve")  # serve is the default, --help included: its flags matter
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "token":
@@ -37,12 +37,38 @@ def _token(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from .http.auth import JwtKeys
 
     settings = settings_from_args(parser, args, serve=False)
+    if _would_invent_a_secret(settings) and not args.new_secret:
+        parser.error(
+            f"no server has run with --data-dir {settings.data_dir.resolve()} (no jwt-secret "
+            "or database there): give the server's --data-dir, or --new-secret to make one"
+        )
     try:
         keys = JwtKeys.from_settings(settings)
         print(keys.mint(args.sub, args.scope, args.ttl))
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
     return 0
+
+
+def _would_invent_a_secret(settings: Settings) -> bool:
+    """`token` in a directory no server uses would sign with a new secret of its own,
+    and the server would refuse that token: the classic first-run 401."""
+    from .http.auth import SECRET_FILE
+
+    if settings.jwt_secret is not None or settings.jwt_public_key is not None:
+        return False
+    if (settings.data_dir / SECRET_FILE).exists() or settings.database is not None:
+        return False
+    return not (settings.data_dir / "devskyy.sqlite3").exists()
+
+
+def token_command(settings: Settings) -> str:
+    """The exact command that mints a token this server accepts."""
+    if settings.jwt_public_key is not None:
+        return "(tokens come from your identity provider: --jwt-public-key is set)"
+    command = f"{sys.executable} -m devskyy_ws token --data-dir {settings.data_dir.resolve()}"
+    suffix = " (with the same --jwt-secret)" if settings.jwt_secret is not None else ""
+    return f"{command} --sub you --scope write{suffix}"
 
 
 def _serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -133,10 +159,16 @@ def _run(app: Any, settings: Settings, loop: asyncio.AbstractEventLoop | None = 
     kind = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else shown  # noqa: S104 - shown, not bound
 
     def announce() -> None:
         print(
-            f"devskyy_ws listening on http://{shown}:{port} ({kind})", file=sys.stderr, flush=True
+            f"devskyy_ws listening on http://{shown}:{port} ({kind})\n"
+            f"  dashboard:      http://{local}:{port}/\n"
+            f"  API reference:  http://{local}:{port}/api/docs\n"
+            f"  a token:        {token_command(settings)}",
+            file=sys.stderr,
+            flush=True,
         )
 
     app.on_startup.append(_freeze_startup_objects)

@@ -324,11 +324,20 @@ class OneLineErrors(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrors(prog="python -m devskyy_ws", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command")
-    serve = sub.add_parser("serve", help="run the server (the default)")
+    serve = sub.add_parser(
+        "serve",
+        help="run the server (the default)",
+        description=DESCRIPTION + " This is serve; `token --help` shows the other command.",
+    )
     _add(serve, SERVE_OPTIONS + COMMON_OPTIONS)
     token = sub.add_parser("token", help="print a signed JWT and nothing else")
     _add(token, COMMON_OPTIONS)
     token.add_argument("--sub", required=True, help="the token's subject")
+    token.add_argument(
+        "--new-secret",
+        action="store_true",
+        help="make a new secret in a data dir no server has used (its tokens fit no server yet)",
+    )
     token.add_argument(
         "--scope",
         default="read",

@@ -52,14 +52,23 @@ def test_serve_mint_and_call_authenticated_endpoint(tmp_path: Path) -> None:
 
 def test_token_prints_only_the_token(tmp_path: Path) -> None:
     out = _run(
-        "token", "--sub", "me", "--scope", "admin", "--ttl", "60", "--data-dir", str(tmp_path)
-    )
+        "token", "--sub", "me", "--scope", "admin", "--ttl", "60", "--data-dir", str(tmp_path),
+        "--new-secret",
+    )  # fmt: skip
     assert out.returncode == 0
     lines = out.stdout.splitlines()
     assert len(lines) == 1 and lines[0].count(".") == 2
     claims = jwt.decode(lines[0], options={"verify_signature": False})
     assert claims["exp"] - claims["iat"] == 60
     assert ((tmp_path / "jwt-secret").stat().st_mode & 0o777) == 0o600
+
+
+def test_token_will_not_invent_a_secret_no_server_uses(tmp_path: Path) -> None:
+    out = _run("token", "--sub", "me", "--data-dir", str(tmp_path / "elsewhere"))
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--new-secret" in lines[0] and "elsewhere" in lines[0]
+    assert not (tmp_path / "elsewhere" / "jwt-secret").exists()
 
 
 def test_configured_secret_wins(tmp_path: Path) -> None:
@@ -182,3 +191,29 @@ def test_a_port_in_use_fails_before_saying_ready_and_shutdown_says_one_line(
         assert first.terminate() == 0
         stopped = [line for line in first.log().splitlines() if "stopped" in line]
         assert len(stopped) == 1 and stopped[0].endswith("devskyy_ws stopped")
+
+
+def test_start_up_names_the_dashboard_the_reference_and_a_working_token_command(
+    tmp_path: Path,
+) -> None:
+    with ServerProcess(tmp_path / "data") as server:
+        log = server.log()
+        assert f"dashboard:      http://127.0.0.1:{server.port}/" in log
+        assert f"API reference:  http://127.0.0.1:{server.port}/api/docs" in log
+        line = next(x for x in log.splitlines() if "a token:" in x)
+        command = line.split("a token:", 1)[1].split()
+        assert command[0] == sys.executable and str((tmp_path / "data").resolve()) in command
+        minted = subprocess.run(
+            command, capture_output=True, text=True, timeout=30, check=True, cwd="/"
+        ).stdout.strip()  # from any directory: the command names the data dir
+        request = urllib.request.Request(
+            f"{server.base}/api/v1/auth/me", headers={"Authorization": f"Bearer {minted}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert json.loads(resp.read())["sub"] == "you"
+
+
+def test_top_level_help_shows_the_serve_flags() -> None:
+    out = _run("--help")
+    assert out.returncode == 0
+    assert "--port" in out.stdout and "--data-dir" in out.stdout and "token" in out.stdout
