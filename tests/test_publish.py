@@ -128,3 +128,13 @@ async def test_a_bad_token_on_the_publish_path_still_spends_the_rest_bucket(
     codes = [(await client.post("/api/v1/events", json=_update("a", 1), headers=bad)).status
              for _ in range(3)]  # fmt: skip
     assert codes == [401, 401, 429]
+
+
+async def test_a_token_that_cannot_publish_spends_the_rest_bucket_on_the_publish_path(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(rate_limit=0.001, rate_burst=2)
+    reader = auth(client, "read")
+    codes = [(await client.post("/api/v1/events", json=_update("a", 1), headers=reader)).status
+             for _ in range(3)]  # fmt: skip
+    assert codes == [403, 403, 429]

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ..settings import Settings
-from .auth import AuthError, JwtKeys
+from .auth import AuthError, Claims, JwtKeys
 from .errors import error_response
 from .proxy import client_address
 
@@ -103,15 +103,15 @@ class Allowance:
         return True
 
 
-def _key(request: web.Request, keys: JwtKeys, settings: Settings) -> str:
+def _claims(request: web.Request, keys: JwtKeys) -> Claims | None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
         try:
-            return "sub:" + keys.verify(token.strip()).sub
+            return keys.verify(token.strip())
         except AuthError:
             pass
-    return "addr:" + client_address(request, settings.trusted_proxies)
+    return None
 
 
 def ratelimit_middleware(
@@ -130,9 +130,15 @@ def ratelimit_middleware(
             or getattr(match.handler, "__devskyy_public__", False)
         ):
             return await handler(request)
-        key = _key(request, keys_for(request), settings_for(request))
-        if key.startswith("sub:") and getattr(match.handler, "__devskyy_scope__", "") == "publish":
+        claims = _claims(request, keys_for(request))
+        publishing = getattr(match.handler, "__devskyy_scope__", "") == "publish"
+        if publishing and claims is not None and claims.allows("publish"):
             return await handler(request)  # a producer with a valid token: its own limit
+        key = (
+            "sub:" + claims.sub
+            if claims is not None
+            else "addr:" + client_address(request, settings_for(request).trusted_proxies)
+        )
         allowed, left, wait = await buckets.take(key)
         headers = {
             "X-RateLimit-Limit": str(buckets.burst),
