@@ -71,12 +71,14 @@ class ServerProcess:
                 time.sleep(0.05)
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
 
-    def token(self, scope: str = "admin", sub: str = "tests") -> str:
+    def token(self, scope: str = "admin", sub: str = "tests", ttl: int | None = None) -> str:
         secret: list[str] = []
         if "--jwt-secret" in self.args:
             secret = ["--jwt-secret", self.args[self.args.index("--jwt-secret") + 1]]
         command = [sys.executable, "-m", "devskyy_ws", "token", "--sub", sub, "--scope", scope]
         command += ["--data-dir", str(self.data_dir), *secret]
+        if ttl is not None:
+            command += ["--ttl", str(ttl)]
         out = subprocess.run(command, check=True, capture_output=True, env=self.env)
         return out.stdout.decode().strip()
 

@@ -129,6 +129,31 @@ async def test_dashboard_end_to_end(tmp_path: Path) -> None:
         assert server.terminate() == 0
 
 
+async def test_the_page_shows_the_token_expiry_and_asks_again_when_it_passes(
+    tmp_path: Path,
+) -> None:
+    chromium_path()
+    server = ServerProcess(tmp_path / "data")
+    await asyncio.to_thread(server.start)
+    token = await asyncio.to_thread(server.token, "write", "ops", 6)
+    try:
+        async with browser_page(viewport={"width": 1280, "height": 800}) as (page, errors):
+            await page.goto(server.base + "/")
+            await _all_open(page)
+            await page.fill("#token", token)
+            await page.click("#token-form button[type=submit]")
+            await page.wait_for_function(
+                "document.querySelector('#auth-status').textContent.includes('until')"
+            )
+            assert "Signed in as ops (scope: write) until" in await page.inner_text("#auth-status")
+            await page.wait_for_selector("#auth-status.error", timeout=20_000)  # it expires
+            assert "expired" in await page.inner_text("#auth-status")
+            assert await page.input_value("#token") == ""  # asked for again
+            assert errors == [], errors
+    finally:
+        assert server.terminate() == 0
+
+
 async def test_readme_browser_snippets_run_in_chromium(tmp_path: Path) -> None:
     chromium_path()
     page_port = free_port()

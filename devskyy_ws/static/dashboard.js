@@ -26,17 +26,35 @@
   $("#token-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     sessionStorage.setItem(tokenKey, $("#token").value.trim());
-    const me = await api("GET", "api/v1/auth/me");
-    if (me) {
-      say(`Signed in as ${me.sub} (scope: ${me.scope}).`);
-      loadAgents();
-    }
+    await signIn();
   });
   $("#forget").addEventListener("click", () => {
-    sessionStorage.removeItem(tokenKey);
-    $("#token").value = "";
+    forget();
     say("Token forgotten.");
   });
+
+  let expiry = null;
+  function forget() {
+    sessionStorage.removeItem(tokenKey);
+    $("#token").value = "";
+    clearTimeout(expiry);
+  }
+
+  // Who is signed in and until when; when the token expires, ask for a new one.
+  async function signIn() {
+    const me = await api("GET", "api/v1/auth/me");
+    if (!me) return;
+    const until = new Date(me.exp * 1000);
+    const time = until.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    say(`Signed in as ${me.sub} (scope: ${me.scope}) until ${time}.`);
+    clearTimeout(expiry);
+    const left = Math.min(Math.max(until.getTime() - Date.now(), 0), 2 ** 31 - 1);
+    expiry = setTimeout(() => {
+      forget();
+      say(`Your token expired at ${time}: mint a new one with the command above and paste it.`, true);
+    }, left);
+    loadAgents();
+  }
 
   async function api(method, path, body) {
     const token = sessionStorage.getItem(tokenKey);
@@ -284,6 +302,6 @@
   });
 
   for (const client of Object.values(channels)) client.connect();
-  if (sessionStorage.getItem(tokenKey)) loadAgents();
+  if (sessionStorage.getItem(tokenKey)) signIn();
   window.devskyyDashboard = { channels, agents, tasks };
 })();
