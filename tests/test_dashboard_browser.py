@@ -137,7 +137,10 @@ async def test_the_page_shows_the_token_expiry_and_asks_again_when_it_passes(
     await asyncio.to_thread(server.start)
     token = await asyncio.to_thread(server.token, "write", "ops", 6)
     try:
-        async with browser_page(viewport={"width": 1280, "height": 800}) as (page, errors):
+        async with browser_page(viewport={"width": 1280, "height": 800}, bypass_csp=True) as (
+            page,
+            errors,
+        ):
             await page.goto(server.base + "/")
             await _all_open(page)
             await page.fill("#token", token)

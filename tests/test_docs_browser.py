@@ -37,7 +37,10 @@ def _expected() -> tuple[set[str], set[str]]:
 
 async def _check(url: str) -> None:
     operations, messages = _expected()
-    async with browser_page(viewport={"width": 1280, "height": 800}) as (page, errors):
+    async with browser_page(viewport={"width": 1280, "height": 800}, bypass_csp=True) as (
+        page,
+        errors,
+    ):
         await page.goto(url)
         await page.wait_for_function(
             f"document.querySelectorAll('[data-operation]').length >= {len(operations)}"
