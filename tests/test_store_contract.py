@@ -75,6 +75,8 @@ async def test_put_get_list_filters_and_order(store: Store) -> None:
         (_row(4).id, pending[0]),
         (_row(2).id, pending[1]),
     ]
+    skipped = await store.list_json("task", limit=2, statuses=["pending"], offset=1)
+    assert [i for i, _ in skipped] == [_row(2).id, _row(0).id]
     assert json.loads(await store.get_json("task", _row(1).id) or "") == _row(1, "completed").doc
     assert await store.get_json("task", "task-missing") is None
     assert [d["taskId"] for d in await store.in_status("task")] == [_row(i).id for i in range(5)]

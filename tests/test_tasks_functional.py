@@ -107,8 +107,20 @@ async def test_list_filters_limits_and_bad_values(make_client: ClientFactory) ->
     ).json()
     assert {t["taskId"] for t in commerce} == {ids[0], ids[2], ids[4]}
     assert len(await (await client.get("/api/v1/tasks?limit=2", headers=h)).json()) == 2
+    pages = [
+        [t["taskId"] for t in await (await client.get(f"/api/v1/tasks?limit=2&offset={o}",
+                                                      headers=h)).json()]
+        for o in (0, 2, 4, 6)
+    ]  # fmt: skip
+    assert pages == [list(reversed(ids))[o : o + 2] for o in (0, 2, 4, 6)]  # pages, no overlap
+    paged = await (
+        await client.get("/api/v1/tasks?agent_type=commerce&limit=1&offset=1", headers=h)
+    ).json()
+    assert [t["taskId"] for t in paged] == [ids[2]]
     assert await (await client.get("/api/v1/tasks?status=failed", headers=h)).json() == []
     for query, name in [
+        ("offset=-1", "offset"),
+        ("offset=x", "offset"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("limit=abc", "limit"),

@@ -177,11 +177,12 @@ def _task_paths(c: Refs) -> dict[str, Any]:
     return {
         "/api/v1/tasks": {
             "get": op(
-                "Tasks, newest first (a bare array)",
+                "Tasks, newest first (a bare array; page with offset)",
                 "read",
                 json_body({"type": "array", "items": task}),
                 params=[
                     LIMIT,
+                    OFFSET,
                     query("agent_type", AGENT_TYPE, "Filter by agent type"),
                     query(
                         "status",

@@ -80,12 +80,17 @@ async def recent_json(
     limit: int,
     agent_type: str | None,
     status: str | None,
+    offset: int = 0,
 ) -> str:
     """The task list as JSON text, newest first: stored documents as stored, live ones
     as they are now. Stored documents already have the wire shape, so they are never
     decoded and encoded again."""
     rows = await store.list_json(
-        "task", limit=limit, group_key=agent_type, statuses=[status] if status else None
+        "task",
+        limit=limit,
+        group_key=agent_type,
+        statuses=[status] if status else None,
+        offset=offset,
     )
     parts = [
         serde.dumps(serde.unstructure(active[task_id])) if task_id in active else text

@@ -177,8 +177,10 @@ class TaskService:
             raise NotFound("task_not_found", f"No task with id {task_id!r}.")
         return text
 
-    async def recent_json(self, *, limit: int, agent_type: str | None, status: str | None) -> str:
-        return await recent_json(self.store, self.active, limit, agent_type, status)
+    async def recent_json(
+        self, *, limit: int, agent_type: str | None, status: str | None, offset: int = 0
+    ) -> str:
+        return await recent_json(self.store, self.active, limit, agent_type, status, offset)
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot_of(self.active.values())

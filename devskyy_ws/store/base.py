@@ -132,6 +132,7 @@ class Records(Protocol):
         limit: int,
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[tuple[str, str]]:
         """Newest first, as (id, stored JSON text): the task list served without decoding
         and encoding every document again (docs/benchmarks.md: 1.3x the requests/s)."""

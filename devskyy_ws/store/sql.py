@@ -132,11 +132,13 @@ class SqlStore(ABC):
         limit: int,
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
+        offset: int = 0,
     ) -> list[tuple[str, str]]:
         clause, args = _filters(kind, group_key, statuses)
         rows = await self._rows(
-            f"SELECT id, doc FROM records WHERE {clause} ORDER BY created_at DESC, id DESC LIMIT ?",
-            (*args, limit),
+            f"SELECT id, doc FROM records WHERE {clause} "
+            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (*args, limit, offset),
         )
         return [(str(r[0]), str(r[1])) for r in rows]
 

@@ -17,9 +17,12 @@ __all__ = ["cancel_task", "get_task", "list_tasks", "submit_task"]
 async def list_tasks(request: web.Request) -> web.Response:
     services = request.app[SERVICES_KEY]
     limit = query_int(request, "limit", 20, 1, 100)
+    offset = query_int(request, "offset", 0, 0, 10_000_000)  # paging; the answer stays an array
     agent_type = query_choice(request, "agent_type", list(services.agents.agents))
     status = query_choice(request, "status", TASK_STATUSES)
-    body = await services.tasks.recent_json(limit=limit, agent_type=agent_type, status=status)
+    body = await services.tasks.recent_json(
+        limit=limit, agent_type=agent_type, status=status, offset=offset
+    )
     return json_response(body)
 
 
