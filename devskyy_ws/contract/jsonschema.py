@@ -14,9 +14,8 @@ from typing import Any, Literal, Union, get_args, get_origin
 import attrs
 
 from .jsoncheck import MAX_TEXT_BYTES
-from .records import CAMEL_CASE
-from .requests import CAMEL_CASE_REQUESTS, TEXT_LIMIT_NOTE, Limit
-from .serde import camel
+from .requests import TEXT_LIMIT_NOTE, Limit
+from .serde import wire_name
 
 __all__ = ["SchemaSet"]
 
@@ -68,15 +67,9 @@ class SchemaSet:
         return {"$ref": f"{self.prefix}{name}"}
 
     def _object(self, cls: type[Any]) -> dict[str, Any]:
-        hints = typing.get_type_hints(cls)
         properties: dict[str, Any] = {}
         required: list[str] = []
-        for field in attrs.fields(cls):
-            wire = camel(field.name) if cls in CAMEL_CASE else field.name
-            schema = self.for_type(hints[field.name])
-            schema.update(_validator_facts(field.validator))
-            if isinstance(field.default, str | int | float | bool):
-                schema["default"] = field.default
+        for field, wire, schema in self._fields(cls, flat=False):
             properties[wire] = schema
             omitted_when_default = field.name in ("seq", "epoch") and field.default is None
             if field.default is attrs.NOTHING or not omitted_when_default:
@@ -88,6 +81,23 @@ class SchemaSet:
             "additionalProperties": False,
         }
 
+    def _fields(
+        self, cls: type[Any], *, flat: bool
+    ) -> list[tuple[attrs.Attribute[Any], str, dict[str, Any]]]:
+        """Each field of `cls` with its wire name and schema: its type, what its
+        validators state, its scalar default. `flat`: `T | None` as a type list."""
+        hints = typing.get_type_hints(cls)
+        out = []
+        for field in attrs.fields(cls):
+            schema = self.for_type(hints[field.name])
+            if flat:
+                schema = _flat(schema)
+            schema.update(_validator_facts(field.validator))
+            if isinstance(field.default, str | int | float | bool):
+                schema["default"] = field.default
+            out.append((field, wire_name(cls, field.name), schema))
+        return out
+
     def ref_for(self, name: str) -> dict[str, Any]:
         """The $ref of a schema already registered by name."""
         return {"$ref": f"{self.prefix}{name}"}
@@ -97,21 +107,15 @@ class SchemaSet:
 
         Keys it does not name are ignored by the server, so none are forbidden here.
         """
-        hints = typing.get_type_hints(cls)
         properties: dict[str, Any] = {}
         required: list[str] = []
-        for field in attrs.fields(cls):
-            wire = camel(field.name) if cls in CAMEL_CASE_REQUESTS else field.name
-            schema = _flat(self.for_type(hints[field.name]))
-            schema.update(_validator_facts(field.validator))
+        for field, wire, schema in self._fields(cls, flat=True):
             if schema.get("type") in ("string", ["string", "null"]) and "enum" not in schema:
                 schema["maxLength"] = min(schema.get("maxLength", MAX_TEXT_BYTES), MAX_TEXT_BYTES)
                 schema["x-max-bytes"] = MAX_TEXT_BYTES
                 schema["description"] = TEXT_LIMIT_NOTE
             if field.default is attrs.NOTHING:
                 required.append(wire)
-            elif isinstance(field.default, str | int | float | bool):
-                schema["default"] = field.default
             properties[wire] = schema
         return {
             "type": "object",
