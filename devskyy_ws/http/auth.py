@@ -249,6 +249,22 @@ def _unauthorized(message: str) -> ApiError:
     )
 
 
+def verified_claims(request: web.Request, keys: JwtKeys, *, query: bool = False) -> Claims | None:
+    """The claims of the request's bearer token (or, with `query`, of `?token=`); None
+    when it carries none that verifies. For callers that decide for themselves what an
+    anonymous request gets."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if not token and query:
+        token = request.query.get("token", "")
+    if not token:
+        return None
+    try:
+        return keys.verify(token)
+    except AuthError:
+        return None
+
+
 def bearer_token(request: web.Request) -> str:
     """The bearer token of the request.
 

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from ..settings import Settings
-from .auth import AuthError, Claims, JwtKeys
+from .auth import JwtKeys, verified_claims
 from .errors import error_response
 from .proxy import client_address
 
@@ -103,17 +103,6 @@ class Allowance:
         return True
 
 
-def _claims(request: web.Request, keys: JwtKeys) -> Claims | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        try:
-            return keys.verify(token.strip())
-        except AuthError:
-            pass
-    return None
-
-
 def ratelimit_middleware(
     buckets_for: Callable[[web.Request], SharedBuckets | None],
     keys_for: Callable[[web.Request], JwtKeys],
@@ -130,7 +119,7 @@ def ratelimit_middleware(
             or getattr(match.handler, "__devskyy_public__", False)
         ):
             return await handler(request)
-        claims = _claims(request, keys_for(request))
+        claims = verified_claims(request, keys_for(request))
         publishing = getattr(match.handler, "__devskyy_scope__", "") == "publish"
         if publishing and claims is not None and claims.allows("publish"):
             return await handler(request)  # a producer with a valid token: its own limit

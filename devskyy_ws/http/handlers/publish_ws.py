@@ -25,7 +25,7 @@ from ...contract import serde
 from ...contract.events import EventRefused, parse_batch, parse_event
 from ...contract.jsoncheck import check_json
 from ...keys import HUB_KEY, JWT_KEY, SETTINGS_KEY
-from ..auth import PUBLISH, AuthError, Claims, public
+from ..auth import PUBLISH, Claims, public, verified_claims
 from ..errors import ApiError
 from ..masking import MaskedSocketResponse
 from .events import charge
@@ -33,19 +33,6 @@ from .events import charge
 __all__ = ["publish_socket"]
 
 log = logging.getLogger("devskyy_ws.publish")
-
-
-def _claims(request: web.Request) -> Claims | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip() if scheme.lower() == "bearer" else request.query.get("token", "")
-    if not token:
-        return None
-    try:
-        claims = request.app[JWT_KEY].verify(token)
-    except AuthError:
-        return None
-    return claims if claims.allows(PUBLISH) else None
 
 
 def _id(doc: dict[str, Any]) -> Any:
@@ -92,8 +79,8 @@ async def publish_socket(request: web.Request) -> web.StreamResponse:
         heartbeat=settings.effective_heartbeat, max_msg_size=settings.max_body_bytes + 1
     )
     await ws.prepare(request)
-    claims = _claims(request)
-    if claims is None:
+    claims = verified_claims(request, request.app[JWT_KEY], query=True)
+    if claims is None or not claims.allows(PUBLISH):
         await ws.close(code=4001, message=b"a token with the publish scope is required")
         return ws
     try:
