@@ -35,3 +35,15 @@ async def collect_until(
         if done(doc):
             return out
     raise AssertionError(f"no final message within {limit} messages")
+
+
+async def updates(
+    ws: ClientWebSocketResponse, count: int, kind: str = "task_update", wait: float = 10.0
+) -> list[dict[str, Any]]:
+    """The next `count` messages of type `kind`, passing over every other type."""
+    got: list[dict[str, Any]] = []
+    while len(got) < count:
+        doc = await next_message(ws, wait)
+        if doc["type"] == kind:
+            got.append(doc)
+    return got

@@ -44,10 +44,19 @@ async def _frames(reader: asyncio.StreamReader) -> list[tuple[int, bytes]]:
 ROUNDS = 3000  # 9 MB: past what loopback's kernel buffers absorb, so the socket lags
 
 
-async def _attached(hub: Hub) -> None:
+async def _stalled_reader(
+    make_client: ClientFactory, path: str
+) -> tuple[Hub, asyncio.StreamReader, asyncio.StreamWriter]:
+    """A raw socket with a tiny receive buffer that reads nothing until told to."""
+    client = await make_client(send_buffer_bytes=128 * 1024)
+    hub = client.app[HUB_KEY]
+    host, port = client.server.host, client.server.port
+    assert port is not None
+    reader, writer, head = await open_raw(str(host), port, path, rcvbuf=4096)
+    assert b"101" in head.split(b"\r\n")[0]
     for _ in range(500):  # the server side attaches right after the 101
         if hub.connections["tasks"]:
-            return
+            return hub, reader, writer
         await asyncio.sleep(0.01)
     raise AssertionError("the socket never attached")
 
@@ -71,13 +80,7 @@ async def _stall_and_publish(hub: Hub) -> dict[str, Any]:
 async def test_a_stalled_conflating_reader_gets_the_latest_of_every_key(
     make_client: ClientFactory,
 ) -> None:
-    client = await make_client(send_buffer_bytes=128 * 1024)
-    hub = client.app[HUB_KEY]
-    host, port = client.server.host, client.server.port
-    assert port is not None
-    reader, writer, head = await open_raw(str(host), port, "/api/ws/tasks?conflate=1", rcvbuf=4096)
-    assert b"101" in head.split(b"\r\n")[0]
-    await _attached(hub)
+    hub, reader, writer = await _stalled_reader(make_client, "/api/ws/tasks?conflate=1")
     last = await _stall_and_publish(hub)
     assert hub.stats["tasks"].slow_consumer_disconnects == 0
     frames = await _frames(reader)
@@ -98,12 +101,7 @@ async def test_a_stalled_conflating_reader_gets_the_latest_of_every_key(
 async def test_a_stalled_reader_that_did_not_opt_in_is_still_cut(
     make_client: ClientFactory,
 ) -> None:
-    client = await make_client(send_buffer_bytes=128 * 1024)
-    hub = client.app[HUB_KEY]
-    host, port = client.server.host, client.server.port
-    assert port is not None
-    _reader, writer, _ = await open_raw(str(host), port, "/api/ws/tasks", rcvbuf=4096)
-    await _attached(hub)
+    hub, _reader, writer = await _stalled_reader(make_client, "/api/ws/tasks")
     await _stall_and_publish(hub)
     assert hub.stats["tasks"].slow_consumer_disconnects == 1
     writer.close()

@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from aiohttp import ClientWebSocketResponse, WSMsgType
+from aiohttp import ClientWebSocketResponse
 
 from devskyy_ws import HUB_KEY
 from devskyy_ws.channels.connection import Connection
@@ -14,6 +14,7 @@ from devskyy_ws.channels.hub import Hub
 from devskyy_ws.contract.messages import TaskUpdate
 
 from .conftest import ClientFactory
+from .helpers import updates
 
 
 class BrokenTransport:
@@ -41,17 +42,6 @@ async def _attached(hub: Hub, ws: ClientWebSocketResponse) -> None:
     assert json.loads(msg.data)["type"] == "pong"
 
 
-async def _progress(ws: ClientWebSocketResponse, count: int) -> list[int]:
-    got: list[int] = []
-    while len(got) < count:
-        msg = await ws.receive(timeout=5)
-        assert msg.type is WSMsgType.TEXT, msg
-        doc = json.loads(msg.data)
-        if doc["type"] == "task_update":
-            got.append(doc["progress"])
-    return got
-
-
 async def _publish(hub: Hub, progress: int) -> int:
     return await hub.publish("tasks", TaskUpdate(task_id="t", status="running", progress=progress))
 
@@ -76,7 +66,7 @@ async def test_a_transport_that_fails_to_write_costs_only_its_socket(
     assert await _publish(hub, 1) == 1  # written at once: the failure is the socket's
     assert await _publish(hub, 2) == 1  # the same tick: held, and broken is closed now
     assert broken.closed and transport.aborted and not healthy.closed
-    assert await _progress(healthy_ws, 2) == [1, 2]
+    assert [m["progress"] for m in await updates(healthy_ws, 2, wait=5)] == [1, 2]
     resp = await client.get("/health")
     assert resp.status == 200
     await healthy_ws.close()
@@ -95,7 +85,7 @@ async def test_a_failed_write_of_held_frames_costs_only_its_socket(
     first._transport = BrokenTransport(first._transport)  # type: ignore[arg-type,assignment]
     await _publish(hub, 2)  # held by both for the end of the tick
     await _publish(hub, 3)
-    assert await _progress(sockets[1], 3) == [1, 2, 3]
+    assert [m["progress"] for m in await updates(sockets[1], 3, wait=5)] == [1, 2, 3]
     assert first.closed and not second.closed
     await sockets[1].close()
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiohttp import ClientWebSocketResponse, WSMsgType
-
 from devskyy_ws import HUB_KEY
 
 from .conftest import ClientFactory, auth, token_for
+from .helpers import updates
 
 
 def _update(task_id: str, progress: int) -> dict[str, Any]:
@@ -21,17 +20,6 @@ def _update(task_id: str, progress: int) -> dict[str, Any]:
 def _agent(agent_id: str) -> dict[str, Any]:
     return {"channel": "agents",
             "message": {"type": "agent_status_update", "agent_id": agent_id, "status": "idle"}}  # fmt: skip
-
-
-async def _updates(ws: ClientWebSocketResponse, count: int) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    while len(got) < count:
-        msg = await ws.receive(timeout=5)
-        assert msg.type is WSMsgType.TEXT, msg
-        doc = json.loads(msg.data)
-        if doc["type"] == "task_update":
-            got.append(doc)
-    return got
 
 
 async def test_a_batch_is_published_in_order_in_one_write_per_socket(
@@ -48,7 +36,7 @@ async def test_a_batch_is_published_in_order_in_one_write_per_socket(
     assert resp.status == 202
     assert await resp.json() == {"accepted": 4, "delivered": [1, 0, 1, 1]}
     assert hub.stats["tasks"].coalesced - before == 3  # every frame held: one write
-    got = await _updates(ws, 3)
+    got = await updates(ws, 3, wait=5)
     assert [(m["task_id"], m["progress"]) for m in got] == [("a", 1), ("a", 2), ("b", 3)]
     assert [m["seq"] for m in got] == sorted(m["seq"] for m in got)
     await ws.close()

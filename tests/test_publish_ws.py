@@ -6,7 +6,6 @@ import asyncio
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import WSMsgType
 
@@ -15,6 +14,7 @@ from devskyy_ws.client import Publisher, PublishRefused
 from devskyy_ws.contract.messages import TaskUpdate
 
 from .conftest import ClientFactory, token_for
+from .helpers import updates
 from .tcp_proxy import TcpProxy
 
 
@@ -26,17 +26,6 @@ def _event(n: int, **extra: Any) -> dict[str, Any]:
 
 def _numbers(updates: list[dict[str, Any]]) -> list[int]:
     return [int(m["task_id"][1:]) for m in updates]
-
-
-async def _receive(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dict[str, Any]]:
-    got: list[dict[str, Any]] = []
-    while len(got) < count:
-        msg = await ws.receive(timeout=10)
-        assert msg.type is WSMsgType.TEXT, msg
-        doc = json.loads(msg.data)
-        if doc["type"] == "task_update":
-            got.append(doc)
-    return got
 
 
 async def test_acks_and_nacks_in_order(make_client: ClientFactory) -> None:
@@ -91,7 +80,7 @@ async def test_pipelined_publishing_of_100000_events(make_client: ClientFactory)
         await ws.send_json({"type": "ping"})
         assert json.loads((await ws.receive(timeout=5)).data)["type"] == "pong"
     count = 100_000
-    reading = [asyncio.create_task(_receive(ws, count)) for ws in readers]
+    reading = [asyncio.create_task(updates(ws, count)) for ws in readers]
     base = str(client.make_url("")).rstrip("/")
     async with Publisher(base, token_for(client, "publish"), max_in_flight=2000) as publisher:
         futures = [
@@ -127,7 +116,7 @@ async def test_the_publisher_resends_what_a_dropped_connection_lost(
         await proxy.restore()
         await asyncio.wait_for(asyncio.gather(*rest), 20)
         assert publisher.reconnects >= 1
-    got = await _receive(reader, 100)
+    got = await updates(reader, 100)
     assert sorted(set(_numbers(got))) == list(range(100))  # each at least once
     assert _numbers(got)[:50] == list(range(50))
     await reader.close()
