@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -20,12 +19,11 @@ from typing import Any
 import attrs
 
 from ..channels.hub import Hub
-from ..contract import serde
 from ..contract.jsoncheck import MAX_TEXT_BYTES
 from ..contract.messages import utcnow
 from ..contract.records import TaskRecord
 from ..providers.config import ProviderConfig
-from ..providers.llm import Completion, ProviderError
+from ..providers.llm import Completion
 from ..store.base import Row, Store, StoreUnavailable
 from .agents import AgentService
 from .errors import Conflict, Invalid, NotFound, TooLarge, Unavailable
@@ -33,7 +31,7 @@ from .ids import FreshIds
 from .loading import RecordLoader
 from .task_records import recent_json, snapshot_of, task_json, task_row, task_update
 from .task_recovery import keep_leases, poll_shared_queue, recover
-from .techniques import shape_prompt
+from .task_runs import run_claimed
 
 __all__ = ["MAX_PROMPT_BYTES", "TaskService", "task_row"]
 
@@ -103,7 +101,7 @@ class TaskService:
         task.error = reason
         task.metrics.end_time = utcnow()
         if await self.store.put_if(task_row(task), "running"):
-            await self._publish(task)
+            await self.publish(task)
             return True
         return False
 
@@ -234,7 +232,7 @@ class TaskService:
         task.metrics.provider = "round_table" if use_round_table else self.providers.task_provider
         accepted = await self.ids.insert(self.store, task, "task_id", task_row)
         self.enqueue(task)
-        await self._publish(task)
+        await self.publish(task)
         return accepted
 
     async def cancel(self, task_id: str) -> TaskRecord:
@@ -280,7 +278,7 @@ class TaskService:
                 self._parked.add(task_id)  # its id is still queued; the store decides
             raise
         self.finished["cancelled"] = self.finished.get("cancelled", 0) + 1
-        await self._publish(task)
+        await self.publish(task)
         if local and (was_running or current == "running"):
             await self.agents.task_finished(task, None)
         return task
@@ -342,7 +340,7 @@ class TaskService:
                 continue
             task.status = "running"
             task.metrics.start_time = start_time
-            job = asyncio.create_task(self._run(task))
+            job = asyncio.create_task(run_claimed(self, task))
             self._jobs[task_id] = job
             job.add_done_callback(partial(self._forget_job, task_id))
             # Wait for the job (one at a time per worker). A cancelled job (task
@@ -353,75 +351,14 @@ class TaskService:
     def _forget_job(self, task_id: str, _: asyncio.Task[None]) -> None:
         self._jobs.pop(task_id, None)
 
-    async def _publish(self, task: TaskRecord) -> None:
+    async def publish(self, task: TaskRecord) -> None:
         await self.hub.publish("tasks", task_update(task, self.instance_id))
 
-    async def _progress(self, task: TaskRecord, progress: float) -> None:
+    async def progress(self, task: TaskRecord, progress: float) -> None:
         """Progress only rises, and never after the task was cancelled."""
         if task.status != "running" or progress <= task.progress:
             return
         task.progress = min(progress, 99.0)
-        await self._publish(task)
+        await self.publish(task)
         if self.step_delay:
             await asyncio.sleep(self.step_delay)
-
-    async def _run(self, task: TaskRecord) -> None:
-        """Run a task its worker has claimed (it is running in the store already)."""
-        if task.status != "running":
-            return  # cancelled between claim and start
-        started = time.perf_counter()
-        assert task.metrics.start_time is not None
-        started_at = serde.format_timestamp(task.metrics.start_time)
-        await self.agents.task_started(task, started_at)
-        await self._progress(task, 5.0)
-        try:
-            completion = await self._complete(task)
-        except ProviderError as exc:
-            if task.status != "running":
-                return
-            task.status = "failed"
-            task.error = str(exc)
-        except Exception as exc:
-            if task.status != "running":
-                return
-            log.exception("task %s crashed", task.task_id)
-            task.status = "failed"
-            task.error = f"internal error ({type(exc).__name__})"
-        else:
-            if task.status != "running":
-                return
-            task.status = "completed"
-            task.progress = 100.0
-            task.result = completion.text
-            task.metrics.cost_usd = completion.cost_usd
-            task.metrics.tokens_used = completion.tokens_used
-            task.metrics.provider = completion.provider
-        task.metrics.end_time = utcnow()
-        task.metrics.latency_ms = round((time.perf_counter() - started) * 1000.0, 3)
-        self.active.pop(task.task_id, None)
-        if not await self.store.put_if(task_row(task), "running"):
-            return  # cancelled (or failed by a sweeper) elsewhere: theirs is the last word
-        self.finished[task.status] = self.finished.get(task.status, 0) + 1
-        await self._publish(task)
-        await self.agents.task_finished(task, started_at)
-
-    async def _complete(self, task: TaskRecord) -> Completion:
-        async def progress(value: float) -> None:
-            await self._progress(task, value)
-
-        if task.use_round_table:
-            assert self.round_table is not None
-            return await self.round_table(task, progress)
-        runtime = self.agents.runtime(task.agent_type)
-        system, user = shape_prompt(
-            task.technique_used or "chain_of_thought",
-            task.prompt,
-            runtime.definition.name,
-            (t.name for t in runtime.definition.tools),
-        )
-        await progress(25.0)
-        provider = self.providers.get(self.providers.task_provider)
-        completion = await provider.complete(system, user)
-        await progress(75.0)
-        await progress(90.0)
-        return completion
