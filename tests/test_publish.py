@@ -56,6 +56,24 @@ async def test_a_bad_event_in_the_middle_publishes_nothing(make_client: ClientFa
     assert hub.seqs == seqs and hub.stats["tasks"].published == 0
 
 
+async def test_the_server_stamps_position_and_time_over_what_a_producer_sent(
+    make_client: ClientFactory,
+) -> None:
+    """seq and epoch are the broker's, whatever a producer put there; a missing timestamp
+    is the time of publishing."""
+    client = await make_client()
+    hub = client.app[HUB_KEY]
+    ws = await client.ws_connect("/api/ws/tasks")
+    event = _update("a", 1)
+    event["message"] |= {"seq": "forged", "epoch": 7}
+    resp = await client.post("/api/v1/events", json=event, headers=auth(client))
+    assert resp.status == 202
+    (got,) = await updates(ws, 1, wait=5)
+    assert got["seq"] == hub.seqs["tasks"] and got["epoch"] == hub.epochs["tasks"]
+    assert got["timestamp"].endswith("Z") and got["timestamp"][:4].isdigit()
+    await ws.close()
+
+
 async def test_batch_limits(make_client: ClientFactory) -> None:
     client = await make_client()
     h = auth(client)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import serde
-from .messages import CHANNEL_MESSAGES, type_name, utcnow
+from .messages import CHANNEL_MESSAGES, type_name
 from .requests import MAX_BATCH, EventSubmission
 
 __all__ = ["EventRefused", "parse_batch", "parse_event"]
@@ -22,8 +22,14 @@ class EventRefused(ValueError):
         self.details = details
 
 
+_ALLOWED = {
+    channel: {type_name(cls): cls for cls in classes}
+    for channel, classes in CHANNEL_MESSAGES.items()
+}
+
+
 def _message_for(channel: str, raw: dict[str, Any]) -> Any:
-    allowed = {type_name(cls): cls for cls in CHANNEL_MESSAGES[channel]}
+    allowed = _ALLOWED[channel]
     kind = raw.get("type")
     cls = allowed.get(kind) if isinstance(kind, str) else None
     if cls is None:
@@ -32,8 +38,8 @@ def _message_for(channel: str, raw: dict[str, Any]) -> Any:
             f"Message type {kind!r} does not belong to channel {channel!r}.",
             {"allowed_types": sorted(allowed)},
         )
-    raw = {k: v for k, v in raw.items() if k not in ("seq", "epoch")}
-    raw.setdefault("timestamp", serde.format_timestamp(utcnow()))
+    if "seq" in raw or "epoch" in raw:  # the broker stamps these; a producer's are dropped
+        raw = {k: v for k, v in raw.items() if k not in ("seq", "epoch")}
     try:
         return serde.structure(raw, cls)
     except Exception as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 import prometheus_client
@@ -35,6 +36,8 @@ class RequestStats:
     """Requests per (method, route, status). Methods beyond REST's (the parser admits
     WebDAV and more) share "OTHER", so clients cannot mint series."""
     latency: prometheus_client.Histogram = attrs.field(init=False)
+    _counters: dict[tuple[str, str, int], Any] = attrs.field(init=False, factory=dict)
+    _histograms: dict[str, Any] = attrs.field(init=False, factory=dict)
     _interval_count: int = 0
     _interval_latency: float = 0.0
     _interval_started: float = attrs.field(factory=time.monotonic)
@@ -62,8 +65,15 @@ class RequestStats:
         self.recent.append(latency_s * 1000.0)
         self._interval_count += 1
         self._interval_latency += latency_s
-        self.counts.labels(method if method in _METHODS else "OTHER", route, str(status)).inc()
-        self.latency.labels(route).observe(latency_s)
+        key = (method if method in _METHODS else "OTHER", route, status)
+        counter = self._counters.get(key)
+        if counter is None:  # labels() takes a lock and builds a key: once per series
+            counter = self._counters[key] = self.counts.labels(*key[:2], str(status))
+        counter.inc()
+        histogram = self._histograms.get(route)
+        if histogram is None:
+            histogram = self._histograms[route] = self.latency.labels(route)
+        histogram.observe(latency_s)
 
     def take_interval(self) -> tuple[float, float]:
         """Requests per second and mean latency (ms) since the previous call."""
