@@ -5,8 +5,11 @@ unchanged."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import struct
+import zlib
 from typing import Any
 
 import pytest
@@ -19,13 +22,14 @@ from devskyy_ws.contract.messages import TaskUpdate
 from .conftest import ClientFactory
 from .wsraw import open_raw
 
-PAD = "x" * 900
 KEYS = ("a", "b", "c")
 
 
 async def _frames(reader: asyncio.StreamReader) -> list[tuple[int, bytes]]:
-    """Every server frame until the connection has nothing more within a second."""
+    """Every server frame until the connection has nothing more within a second, inflated
+    where the server compressed it (permessage-deflate, context kept across messages)."""
     frames: list[tuple[int, bytes]] = []
+    inflate = zlib.decompressobj(-zlib.MAX_WBITS)
     while True:
         try:
             head = await asyncio.wait_for(reader.readexactly(2), 1.0)
@@ -36,7 +40,10 @@ async def _frames(reader: asyncio.StreamReader) -> list[tuple[int, bytes]]:
             length = struct.unpack("!H", await reader.readexactly(2))[0]
         elif length == 127:
             length = struct.unpack("!Q", await reader.readexactly(8))[0]
-        frames.append((opcode, await reader.readexactly(length)))
+        payload = await reader.readexactly(length)
+        if head[0] & 0x40:  # RSV1: a compressed message
+            payload = inflate.decompress(payload + b"\x00\x00\xff\xff")
+        frames.append((opcode, payload))
         if opcode == 0x8:
             return frames
 
@@ -45,15 +52,17 @@ ROUNDS = 3000  # 9 MB: past what loopback's kernel buffers absorb, so the socket
 
 
 async def _stalled_reader(
-    make_client: ClientFactory, path: str
+    make_client: ClientFactory, path: str, compressed: bool = False
 ) -> tuple[Hub, asyncio.StreamReader, asyncio.StreamWriter]:
     """A raw socket with a tiny receive buffer that reads nothing until told to."""
-    client = await make_client(send_buffer_bytes=128 * 1024)
+    client = await make_client(send_buffer_bytes=128 * 1024, ws_compression=compressed)
     hub = client.app[HUB_KEY]
     host, port = client.server.host, client.server.port
     assert port is not None
-    reader, writer, head = await open_raw(str(host), port, path, rcvbuf=4096)
+    deflate = {"Sec-WebSocket-Extensions": "permessage-deflate"} if compressed else {}
+    reader, writer, head = await open_raw(str(host), port, path, rcvbuf=4096, headers=deflate)
     assert b"101" in head.split(b"\r\n")[0]
+    assert (b"permessage-deflate" in head) == compressed
     for _ in range(500):  # the server side attaches right after the 101
         if hub.connections["tasks"]:
             return hub, reader, writer
@@ -69,18 +78,20 @@ async def _stall_and_publish(hub: Hub) -> dict[str, Any]:
             status = "running"
             if n == ROUNDS - 1 and key != "a":
                 status = "completed" if key == "b" else "failed"
+            pad = base64.b64encode(os.urandom(675)).decode()  # compressed frames lag too
             update = TaskUpdate(task_id=key, status=status, progress=n % 100,
-                                data={"n": n, "pad": PAD})  # fmt: skip
+                                data={"n": n, "pad": pad})  # fmt: skip
             await hub.publish("tasks", update)
             last[key] = (n, status)
         await asyncio.sleep(0)  # publishers await I/O between updates
     return last
 
 
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "deflate"])
 async def test_a_stalled_conflating_reader_gets_the_latest_of_every_key(
-    make_client: ClientFactory,
+    make_client: ClientFactory, compressed: bool
 ) -> None:
-    hub, reader, writer = await _stalled_reader(make_client, "/api/ws/tasks?conflate=1")
+    hub, reader, writer = await _stalled_reader(make_client, "/api/ws/tasks?conflate=1", compressed)
     last = await _stall_and_publish(hub)
     assert hub.stats["tasks"].slow_consumer_disconnects == 0
     frames = await _frames(reader)
@@ -98,10 +109,11 @@ async def test_a_stalled_conflating_reader_gets_the_latest_of_every_key(
     await writer.wait_closed()
 
 
+@pytest.mark.parametrize("compressed", [False, True], ids=["plain", "deflate"])
 async def test_a_stalled_reader_that_did_not_opt_in_is_still_cut(
-    make_client: ClientFactory,
+    make_client: ClientFactory, compressed: bool
 ) -> None:
-    hub, _reader, writer = await _stalled_reader(make_client, "/api/ws/tasks")
+    hub, _reader, writer = await _stalled_reader(make_client, "/api/ws/tasks", compressed)
     await _stall_and_publish(hub)
     assert hub.stats["tasks"].slow_consumer_disconnects == 1
     writer.close()

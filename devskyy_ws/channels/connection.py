@@ -192,10 +192,7 @@ class Connection:
         if self._closed:
             return False
         if self._behind is None:
-            transport = self._transport
-            owed = self._pending_bytes + len(frame)
-            owed += transport.get_write_buffer_size() if transport is not None else 0
-            if self._writer is not None or owed <= self.hub.send_buffer_bytes // 4:
+            if self._owed() + len(frame) <= self.hub.send_buffer_bytes // 4:
                 return self.send_frame(frame, burst=burst)
             self._behind = {}
             self._drainer = asyncio.create_task(self._drain_conflated())
@@ -218,7 +215,7 @@ class Connection:
         low = self.hub.send_buffer_bytes // 8
         transport = self._transport
         while not self._closed and transport is not None and not transport.is_closing():
-            if transport.get_write_buffer_size() + self._pending_bytes <= low:
+            if self._owed() <= low:
                 break
             await asyncio.sleep(0.02)
         behind, skipped = self._behind or {}, self._skipped
@@ -226,10 +223,24 @@ class Connection:
         if self._closed or not behind:
             return
         notice = text_frame(serde.dumpb(serde.unstructure(Conflated(skipped=skipped))))
-        self.release()
-        if self._write(b"".join([notice, *behind.values()])):
-            self.sent += len(behind) + 1
-            self.last_sent = time.monotonic()
+        frames = [notice, *behind.values()]
+        if self._writer is not None:  # compressed one by one, behind what is queued
+            payloads = [frame_payload(frame) for frame in frames]
+            self._queue.extend(payloads)
+            self._queued_bytes += sum(map(len, payloads))
+            self._wake.set()
+        else:
+            self.release()
+            if not self._write(b"".join(frames)):
+                return
+        self.sent += len(frames)
+        self.last_sent = time.monotonic()
+
+    def _owed(self) -> int:
+        """Bytes this socket has not yet taken: held, queued for compression, buffered."""
+        transport = self._transport
+        owed = self._pending_bytes + self._queued_bytes
+        return owed + (transport.get_write_buffer_size() if transport is not None else 0)
 
     def send(self, message: ServerMessage) -> bool:
         """Send a per-connection message (pong, subscribed, warnings, snapshots)."""
