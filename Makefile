@@ -52,6 +52,9 @@ bench: $(STAMP)
 	$(PY) scripts/bench_rest.py
 	$(PY) scripts/bench_metrics.py
 	$(PY) scripts/bench_hostile.py
+	$(MAKE) node-deps
+	$(PY) scripts/bench_publish.py
+	$(PY) scripts/bench_connect.py
 
 fuzz-long: $(STAMP)
 	DEVSKYY_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q tests/test_fuzz.py

@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""Producers' path: POST /api/v1/events, one event or a batch, beside a bare aiohttp handler
-doing the same work behind the same path, side by side.
+"""Producers' paths, each beside like-for-like references, side by side in one run.
 
-    python scripts/bench_publish.py [--subscribers 1,1000] [--batches 1,10,100]
-                                    [--seconds 4] [--rounds 3]
+    python scripts/bench_publish.py [--subscribers 1,1000,5000] [--batches 1,10,100]
+                                    [--paths post,ws,node] [--seconds 3] [--rounds 3]
 
 Servers (each its own process, taking turns round after round):
-  devskyy - the real server (`python -m devskyy_ws`, limits off for the load)
-  bare    - aiohttp: read the body, parse it, check the channel, stamp a seq, encode once,
-            build one frame and write it to every subscriber's transport (a batch's frames
-            in one write per socket); answers 202 with JSON
-Subscribers: one process holding N sockets on /api/ws/tasks, reading and discarding.
-Load: loadgen.py's (wrk where installed), 32 connections, POSTing the same body.
-Reported per (N, batch): POSTs/s, deliveries/s, server CPU per POST and per delivery,
-and the ratio to the bare handler.
+  devskyy - the real server (`python -m devskyy_ws`: limits off for the load, a send
+            buffer large enough that the bench's subscribers are never cut as slow)
+  bare    - aiohttp: read the body (or socket message), parse it, check the channel, stamp
+            a seq, encode once, build one frame and write it to every subscriber's
+            transport (a batch's frames in one write per socket); answers 202 / an ack
+  node    - Node `ws` broadcasting from an in-process loop (scripts/node_broadcast.mjs):
+            no producer at all, the ceiling a Node server users might pick reaches
+Paths:
+  post - POST /api/v1/events, one event or batches, wrk with 32 connections
+  ws   - /api/ws/publish: one producer pipelining single events, up to 1,000 unacknowledged
+  node - the Node loop with the same batch sizes
+Subscribers: N sockets on /api/ws/tasks per server, spread over `--subscriber-procs`
+processes, reading and discarding. Reported per (path, N, batch): deliveries/s, server
+CPU per delivery, and the ratios: devskyy's CPU per delivery to bare's, devskyy's
+deliveries/s to Node's loop.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +57,28 @@ def body_for(batch: int) -> dict[str, Any]:
 def serve_bare(port: int) -> None:
     """The reference: the same work with nothing else (no auth, limits, history, checks
     beyond the channel)."""
-    from aiohttp import web
+    from aiohttp import WSMsgType, web
 
     from devskyy_ws.channels.frames import text_frame
 
     sockets: set[Any] = set()
     seq = 0
+
+    def fan_out(events: list[dict[str, Any]]) -> list[int] | None:
+        nonlocal seq
+        frames, seqs = [], []
+        for event in events:
+            if event.get("channel") != "tasks":
+                return None
+            seq += 1
+            seqs.append(seq)
+            message = dict(event["message"], seq=seq)
+            frames.append(text_frame(json.dumps(message, separators=(",", ":")).encode()))
+        data = frames[0] if len(frames) == 1 else b"".join(frames)
+        for transport in list(sockets):
+            if transport is not None and not transport.is_closing():
+                transport.write(data)
+        return seqs
 
     async def socket_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
@@ -65,43 +90,56 @@ def serve_bare(port: int) -> None:
         return ws
 
     async def publish(request: web.Request) -> web.Response:
-        nonlocal seq
         doc = json.loads(await request.read())
-        events = doc.get("events", [doc])
-        frames = []
-        for event in events:
-            if event.get("channel") != "tasks":
-                return web.json_response({"error": "unknown_channel"}, status=422)
-            seq += 1
-            message = dict(event["message"], seq=seq)
-            frames.append(text_frame(json.dumps(message, separators=(",", ":")).encode()))
-        data = frames[0] if len(frames) == 1 else b"".join(frames)
-        for transport in list(sockets):
-            if transport is not None and not transport.is_closing():
-                transport.write(data)
-        return web.json_response({"accepted": len(frames)}, status=202)
+        seqs = fan_out(doc.get("events", [doc]))
+        if seqs is None:
+            return web.json_response({"error": "unknown_channel"}, status=422)
+        return web.json_response({"accepted": len(seqs)}, status=202)
+
+    async def publish_socket(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                doc = json.loads(msg.data)
+                seqs = fan_out(doc.get("events", [doc]))
+                answer = {"type": "ack", "id": doc.get("id"), "seq": seqs}
+                await ws.send_str(json.dumps(answer, separators=(",", ":")))
+        return ws
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app = web.Application(client_max_size=4 * 1024 * 1024)
+    app.router.add_get("/api/ws/publish", publish_socket)
     app.router.add_get("/api/ws/tasks", socket_handler)
     app.router.add_post("/api/v1/events", publish)
     app.router.add_get("/health", health)
     from devskyy_ws.cli import new_event_loop
 
     loop = new_event_loop("auto")
-    web.run_app(app, host="127.0.0.1", port=port, print=None, loop=loop, access_log=None)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, loop=loop, access_log=None,
+                backlog=4096)  # fmt: skip
+
+
+def _more_files() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 async def hold_subscribers(port: int, n: int) -> None:
     """N sockets reading and discarding, until killed."""
     import aiohttp
 
+    _more_files()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        sockets = [
-            await session.ws_connect(f"http://127.0.0.1:{port}/api/ws/tasks") for _ in range(n)
-        ]
+        gate = asyncio.Semaphore(100)
+
+        async def connect() -> aiohttp.ClientWebSocketResponse:
+            async with gate:
+                return await session.ws_connect(f"http://127.0.0.1:{port}/api/ws/tasks")
+
+        sockets = await asyncio.gather(*(connect() for _ in range(n)))
         print("ready", flush=True)
 
         async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -111,14 +149,53 @@ async def hold_subscribers(port: int, n: int) -> None:
         await asyncio.gather(*(drain(ws) for ws in sockets))
 
 
+async def ws_load(port: int, token: str, seconds: float, window: int) -> None:
+    """One producer on the publish socket pipelining single events, at most `window`
+    unacknowledged; prints {"acked", "elapsed"}."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"http://127.0.0.1:{port}/api/ws/publish?token={token}")
+        room = asyncio.Semaphore(window)
+        acked = sent = 0
+        done = asyncio.Event()
+
+        async def read_acks() -> None:
+            nonlocal acked
+            async for msg in ws:
+                answer = json.loads(msg.data)
+                if answer.get("type") != "ack":
+                    raise SystemExit(f"refused: {answer}")
+                acked += 1
+                room.release()
+                if done.is_set() and acked == sent:
+                    return
+
+        reader = asyncio.create_task(read_acks())
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            await room.acquire()
+            sent += 1
+            await ws.send_str(json.dumps({**EVENT, "id": sent}))
+        done.set()
+        if acked < sent:
+            await asyncio.wait_for(reader, 60)
+        elapsed = time.perf_counter() - started
+        await ws.close()
+    print(json.dumps({"acked": acked, "elapsed": elapsed}), flush=True)
+
+
 def start(kind: str, port: int, data: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if kind == "bare":
         command = [sys.executable, __file__, "--serve-bare", str(port)]
+    elif kind == "node":
+        command = ["node", str(ROOT / "scripts" / "node_broadcast.mjs"), str(port)]
     else:
         command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir",
                    str(data), "--rate-limit", "0", "--publish-rate", "0", "--handshake-rate",
-                   "0", "--log-level", "WARNING", "--metrics-interval", "3600"]  # fmt: skip
+                   "0", "--send-buffer", str(16 * 1024 * 1024), "--log-level", "WARNING",
+                   "--metrics-interval", "3600"]  # fmt: skip
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -126,21 +203,28 @@ def start(kind: str, port: int, data: Path) -> subprocess.Popen[bytes]:
     return server
 
 
-def subscribers(port: int, n: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--subscribe", str(port), str(n)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
+def subscribers(port: int, n: int, procs: int) -> list[subprocess.Popen[str]]:
+    shares = [n // procs + (1 if i < n % procs else 0) for i in range(procs)]
+    holders = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--subscribe", str(port), str(share)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for share in shares
+        if share
+    ]
+    for holder in holders:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ready"
+    return holders
 
 
-def turn(
-    port: int, pid: int, token: str, batch: int, seconds: float, client: str
-) -> dict[str, float]:
+def post_turn(port: int, pid: int, token: str, batch: int, seconds: float, client: str
+              ) -> tuple[float, float]:  # fmt: skip
+    """(events/s, server CPU seconds per event) of POSTs of `batch` events."""
+
     def load(length: float) -> dict[str, Any]:
         return run_load(f"http://127.0.0.1:{port}/api/v1/events", "POST", seconds=length,
                         concurrency=32, headers={"Authorization": f"Bearer {token}"},
@@ -153,8 +237,51 @@ def turn(
     cpu = cpu_seconds(pid) - cpu0
     if out["errors"]:
         raise SystemExit(f"{out['errors']} requests failed on port {port}")
-    posts = out["requests"]
-    return {"posts_per_s": posts / out["elapsed"], "cpu_us_per_post": cpu / posts * 1e6}
+    events = out["requests"] * batch
+    return events / out["elapsed"], cpu / events
+
+
+def ws_turn(port: int, pid: int, token: str, seconds: float) -> tuple[float, float]:
+    """(events/s, server CPU seconds per event) of one pipelining producer."""
+    cpu0 = cpu_seconds(pid)
+    done = subprocess.run(
+        [sys.executable, __file__, "--ws-load", str(port), token, str(seconds)],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    cpu = cpu_seconds(pid) - cpu0
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return out["acked"] / out["elapsed"], cpu / out["acked"]
+
+
+def node_turn(port: int, pid: int, batch: int, seconds: float) -> tuple[float, float]:
+    """(messages/s, server CPU seconds per message) of Node's own broadcast loop."""
+    cpu0 = cpu_seconds(pid)
+    url = f"http://127.0.0.1:{port}/run?seconds={seconds}&batch={batch}"
+    with urllib.request.urlopen(url, timeout=seconds + 60) as response:
+        out = json.loads(response.read())
+    cpu = cpu_seconds(pid) - cpu0
+    return out["messages"] / out["seconds"], cpu / max(out["messages"], 1)
+
+
+def measure(turns: dict[str, Any], rounds: int, n: int) -> dict[str, Any]:
+    """Every kind's turn, round after round; medians per kind, and ratios by round."""
+    runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in turns}
+    for _ in range(rounds):
+        for kind, turn in turns.items():
+            runs[kind].append(turn())
+    row: dict[str, Any] = {}
+    for kind, kind_runs in runs.items():
+        rate = statistics.median(r[0] for r in kind_runs)
+        cpu = statistics.median(r[1] for r in kind_runs)
+        row[kind] = {"events_per_s": round(rate), "deliveries_per_s": round(rate * n),
+                     "cpu_us_per_event": round(cpu * 1e6, 1),
+                     "cpu_us_per_delivery": round(cpu * 1e6 / n, 3)}  # fmt: skip
+    if "bare" in runs:
+        ratios = [d[1] / b[1] for d, b in zip(runs["devskyy"], runs["bare"], strict=True)]
+        row["cpu_ratio_to_bare"] = round(statistics.median(ratios), 2)
+        row["cpu_ratio_by_round"] = [round(r, 2) for r in ratios]
+    return row
 
 
 def main() -> int:
@@ -163,9 +290,12 @@ def main() -> int:
     )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--subscribe", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--subscribers", default="1,1000")
+    parser.add_argument("--ws-load", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--subscribers", default="1,1000,5000")
+    parser.add_argument("--subscriber-procs", type=int, default=2)
     parser.add_argument("--batches", default="1,10,100")
-    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--paths", default="post,ws,node")
+    parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", choices=["wrk", "python"], default=default_client())
     parser.add_argument("--json", type=Path, help="write the results here too")
@@ -176,47 +306,47 @@ def main() -> int:
     if args.subscribe:
         asyncio.run(hold_subscribers(*args.subscribe))
         return 0
+    if args.ws_load:
+        port, token, seconds = args.ws_load
+        asyncio.run(ws_load(int(port), token, float(seconds), 1000))
+        return 0
+    _more_files()
+    paths = args.paths.split(",")
+    batches = [int(x) for x in args.batches.split(",")]
     print(f"cores: {os.cpu_count()}  client: {args.client}", flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="devskyy-bench-publish-") as scratch:
         data = Path(scratch) / "data"
-        ports = {"devskyy": free_port(), "bare": free_port()}
+        kinds = ["devskyy", "bare"] + (["node"] if "node" in paths else [])
+        ports = {kind: free_port() for kind in kinds}
         servers = {kind: start(kind, port, data) for kind, port in ports.items()}
+        pids = {kind: server.pid for kind, server in servers.items()}
         token = mint_token(data, "bench", "publish")
         try:
             for n in [int(x) for x in args.subscribers.split(",")]:
-                holders = [subscribers(ports[k], n) for k in ports]
+                holders = [
+                    h for p in ports.values() for h in subscribers(p, n, args.subscriber_procs)
+                ]
                 try:
-                    for batch in [int(x) for x in args.batches.split(",")]:
-                        runs: dict[str, list[dict[str, float]]] = {k: [] for k in ports}
-                        for _ in range(args.rounds):
-                            for kind, port in ports.items():
-                                runs[kind].append(
-                                    turn(
-                                        port,
-                                        servers[kind].pid,
-                                        token,
-                                        batch,
-                                        args.seconds,
-                                        args.client,
-                                    )
-                                )
-                        row: dict[str, Any] = {"subscribers": n, "batch": batch}
-                        for kind, kind_runs in runs.items():
-                            posts = statistics.median(r["posts_per_s"] for r in kind_runs)
-                            cpu = statistics.median(r["cpu_us_per_post"] for r in kind_runs)
-                            row[kind] = {
-                                "posts_per_s": round(posts),
-                                "deliveries_per_s": round(posts * batch * n),
-                                "cpu_us_per_post": round(cpu, 1),
-                                "cpu_us_per_delivery": round(cpu / (batch * n), 3),
-                            }
-                        ratios = [d["cpu_us_per_post"] / b["cpu_us_per_post"]
-                                  for d, b in zip(runs["devskyy"], runs["bare"], strict=True)]  # fmt: skip
-                        row["cpu_ratio_to_bare"] = round(statistics.median(ratios), 2)
-                        row["cpu_ratio_by_round"] = [round(r, 2) for r in ratios]
+                    rows: list[dict[str, Any]] = []
+                    pair = ("devskyy", "bare")
+                    for batch in batches if "post" in paths else []:
+                        turns = {k: partial(post_turn, ports[k], pids[k], token, batch,
+                                            args.seconds, args.client) for k in pair}  # fmt: skip
+                        row = measure(turns, args.rounds, n)
+                        rows.append({"path": "post", "batch": batch, **row})
+                    if "ws" in paths:
+                        turns = {k: partial(ws_turn, ports[k], pids[k], token, args.seconds)
+                                 for k in pair}  # fmt: skip
+                        rows.append({"path": "ws", "batch": 1, **measure(turns, args.rounds, n)})
+                    for batch in batches if "node" in paths else []:
+                        turn = partial(node_turn, ports["node"], pids["node"], batch, args.seconds)
+                        row = measure({"node": turn}, args.rounds, n)
+                        rows.append({"path": "node", "batch": batch, **row})
+                    for row in rows:
+                        row["subscribers"] = n
                         print(json.dumps(row), flush=True)
-                        results.append(row)
+                    results.extend(rows)
                 finally:
                     for holder in holders:
                         holder.kill()
@@ -227,7 +357,10 @@ def main() -> int:
                 server.wait(timeout=30)
     if args.json:
         args.json.write_text(
-            json.dumps({"date": time.strftime("%Y-%m-%d"), "results": results}, indent=1)
+            json.dumps(
+                {"date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "results": results},
+                indent=1,
+            )
         )
     return 0
 
