@@ -76,7 +76,17 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     query = draw(
         st.dictionaries(
             st.sampled_from(
-                ["limit", "offset", "status", "agent_type", "stage", "metrics", "time_range", "x"]
+                [
+                    "limit",
+                    "offset",
+                    "status",
+                    "agent_type",
+                    "stage",
+                    "metrics",
+                    "time_range",
+                    "q",
+                    "x",
+                ]
             ),
             st.text(max_size=12),
             max_size=3,

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import attrs
 import pytest
 
 from devskyy_ws.store import open_store
@@ -49,6 +50,32 @@ def _row(i: int, status: str = "pending", group: str = "commerce") -> Row:
         category="analysis" if i % 3 else None,
         provider="p",
     )
+
+
+async def test_text_search_ignores_case_escapes_wildcards_and_is_bounded(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prompts = ["Analyze PRICING trends", 'Say "50% off_now" \\ please', "Écrire un résumé",
+               "nothing to see"]  # fmt: skip
+    for i, prompt in enumerate(prompts):
+        row = _row(i, group="commerce" if i < 2 else "support")
+        await store.put(attrs.evolve(row, doc={**row.doc, "prompt": prompt}))
+
+    async def found(text: str, **filters: object) -> list[int]:
+        rows = await store.list_json("task", limit=10, text=text, **filters)  # type: ignore[arg-type]
+        return [prompts.index(json.loads(doc)["prompt"]) for _, doc in rows]
+
+    assert await found("pricing") == [0]
+    assert await found("ANALYZE pr") == [0]
+    assert await found('"50% off_now"') == [1]  # quotes and wildcards as typed
+    assert await found("50%") == [1] and await found("%") == [1] and await found("_") == [1]
+    assert await found("\\") == [1]
+    assert await found("résumé") == [2] and await found("Écrire") == [2]
+    assert await found("pricing", group_key="support") == []
+    assert await found("e", offset=1, statuses=["pending"]) == [2, 1, 0]
+    assert await found("absent") == []
+    monkeypatch.setattr("devskyy_ws.store.sql.SEARCH_WINDOW", 2)  # the newest two only
+    assert await found("pricing") == [] and await found("see") == [3]
 
 
 async def test_put_get_list_filters_and_order(store: Store) -> None:

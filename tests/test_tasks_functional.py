@@ -118,7 +118,16 @@ async def test_list_filters_limits_and_bad_values(make_client: ClientFactory) ->
     ).json()
     assert [t["taskId"] for t in paged] == [ids[2]]
     assert await (await client.get("/api/v1/tasks?status=failed", headers=h)).json() == []
+    found = await (await client.get("/api/v1/tasks?q=JOB%203", headers=h)).json()
+    assert [t["taskId"] for t in found] == [ids[3]]  # search, ignoring case
+    mine = await (await client.get("/api/v1/tasks?q=job&agent_type=commerce&limit=2&offset=1",
+                                   headers=h)).json()  # fmt: skip
+    assert [t["taskId"] for t in mine] == [ids[2], ids[0]]  # with filters and pages
+    assert await (await client.get("/api/v1/tasks?q=%25%25", headers=h)).json() == []
+    blank = await (await client.get("/api/v1/tasks?q=%20", headers=h)).json()
+    assert len(blank) == 5  # a blank search is no search
     for query, name in [
+        ("q=" + "x" * 201, "q"),
         ("offset=-1", "offset"),
         ("offset=x", "offset"),
         ("limit=0", "limit"),

@@ -189,6 +189,12 @@ def _task_paths(c: Refs) -> dict[str, Any]:
                         {"type": "string", "enum": list(TASK_STATUSES)},
                         "Filter by status",
                     ),
+                    query(
+                        "q",
+                        {"type": "string", "maxLength": 200},
+                        "Search: tasks whose record holds this text (prompt, result, error),"
+                        " ignoring case, among the newest 10,000 the other filters select",
+                    ),
                 ],
             ),
             "post": op(

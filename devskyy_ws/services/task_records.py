@@ -81,6 +81,7 @@ async def recent_json(
     agent_type: str | None,
     status: str | None,
     offset: int = 0,
+    text: str | None = None,
 ) -> str:
     """The task list as JSON text, newest first: stored documents as stored, live ones
     as they are now. Stored documents already have the wire shape, so they are never
@@ -91,6 +92,7 @@ async def recent_json(
         group_key=agent_type,
         statuses=[status] if status else None,
         offset=offset,
+        text=text,
     )
     parts = [
         serde.dumps(serde.unstructure(active[task_id])) if task_id in active else text

@@ -176,9 +176,15 @@ class TaskService:
         return text
 
     async def recent_json(
-        self, *, limit: int, agent_type: str | None, status: str | None, offset: int = 0
+        self,
+        *,
+        limit: int,
+        agent_type: str | None,
+        status: str | None,
+        offset: int = 0,
+        text: str | None = None,
     ) -> str:
-        return await recent_json(self.store, self.active, limit, agent_type, status, offset)
+        return await recent_json(self.store, self.active, limit, agent_type, status, offset, text)
 
     def snapshot(self) -> dict[str, Any]:
         return snapshot_of(self.active.values())

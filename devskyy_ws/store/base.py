@@ -133,9 +133,12 @@ class Records(Protocol):
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
         offset: int = 0,
+        text: str | None = None,
     ) -> list[tuple[str, str]]:
         """Newest first, as (id, stored JSON text): the task list served without decoding
-        and encoding every document again (docs/benchmarks.md: 1.3x the requests/s)."""
+        and encoding every document again (docs/benchmarks.md: 1.3x the requests/s).
+        With `text`, only those whose document holds it, ignoring case, among the
+        newest SEARCH_WINDOW (store/sql.py) the other filters select."""
 
     async def count(
         self, kind: str, *, group_key: str | None = None, statuses: Sequence[str] | None = None

@@ -16,7 +16,7 @@ from ..contract.serde import dumps
 from .base import RECORD_COLUMNS, Row, Tally, TallyColumn, record_values
 from .schema import RETENTION, ROLLUPS
 
-__all__ = ["SqlStore"]
+__all__ = ["SEARCH_WINDOW", "SqlStore"]
 
 _INSERT = f"INSERT INTO records ({RECORD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 _ADD = _INSERT + " ON CONFLICT (id) DO NOTHING"
@@ -30,6 +30,9 @@ _PUT_SAMPLE = (
     "INSERT INTO samples (resolution, ts, doc) VALUES (?, ?, ?)"
     " ON CONFLICT (resolution, ts) DO UPDATE SET doc = excluded.doc"
 )
+SEARCH_WINDOW = 10_000
+"""A text search reads at most this many of the newest matching records: a search costs
+the same at 100,000 tasks as at 10,000, and finds what an operator is looking for."""
 _TALLY_COLUMNS = frozenset({"group_key", "technique", "category", "provider"})
 
 
@@ -42,6 +45,13 @@ def _changes(row: Row) -> tuple[Any, ...]:
     """The values of _CHANGES: what a later write of a record may change."""
     return (row.status, row.latency_ms, row.cost_usd, row.technique, row.category,
             row.provider, dumps(row.doc))  # fmt: skip
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern for `text` inside a stored document: written as JSON writes it
+    (quotes and backslashes escaped), wildcards escaped."""
+    written = json.dumps(text, ensure_ascii=False)[1:-1]
+    return "%" + written.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -133,13 +143,24 @@ class SqlStore(ABC):
         group_key: str | None = None,
         statuses: Sequence[str] | None = None,
         offset: int = 0,
+        text: str | None = None,
     ) -> list[tuple[str, str]]:
         clause, args = _filters(kind, group_key, statuses)
-        rows = await self._rows(
-            f"SELECT id, doc FROM records WHERE {clause} "
-            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
-            (*args, limit, offset),
-        )
+        newest = f"FROM records WHERE {clause} ORDER BY created_at DESC, id DESC"
+        if text is None:
+            sql = f"SELECT id, doc {newest} LIMIT ? OFFSET ?"
+        else:  # bounded: only the newest SEARCH_WINDOW records are read
+            sql = (
+                f"SELECT id, doc FROM (SELECT id, doc, created_at {newest} LIMIT ?) AS recent"
+                " WHERE (lower(CAST(doc AS TEXT)) LIKE ? ESCAPE '\\'"
+                " OR CAST(doc AS TEXT) LIKE ? ESCAPE '\\')"
+                " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            )
+            # lower() is Unicode-aware in PostgreSQL, ASCII-only in SQLite, whose LIKE
+            # ignores ASCII case: between the two patterns, case never hides a match
+            # except for non-ASCII letters in SQLite typed in another case.
+            args = [*args, SEARCH_WINDOW, _like(text.lower()), _like(text)]
+        rows = await self._rows(sql, (*args, limit, offset))
         return [(str(r[0]), str(r[1])) for r in rows]
 
     async def count(

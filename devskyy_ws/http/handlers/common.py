@@ -11,7 +11,7 @@ from ...contract import serde
 from ...contract.jsoncheck import TOO_DEEP, JsonLimitError, check_json
 from ..errors import ApiError
 
-__all__ = ["query_choice", "query_int", "read_body", "read_json", "structure_body"]
+__all__ = ["query_choice", "query_int", "query_text", "read_body", "read_json", "structure_body"]
 
 T = TypeVar("T")
 
@@ -91,6 +91,23 @@ def query_int(request: web.Request, name: str, default: int, low: int, high: int
             details={"parameter": name, "value": raw[:100]},
         )
     return value
+
+
+def query_text(request: web.Request, name: str, max_chars: int) -> str | None:
+    """An optional free-text query parameter: None when absent or blank.
+
+    Raises:
+        ApiError: 400 naming the parameter when it is longer than `max_chars`.
+    """
+    raw = request.query.get(name, "").strip()
+    if len(raw) > max_chars:
+        raise ApiError(
+            400,
+            "invalid_query",
+            f"Query parameter '{name}' must be at most {max_chars} characters.",
+            details={"parameter": name, "max_chars": max_chars},
+        )
+    return raw or None
 
 
 def query_choice(request: web.Request, name: str, choices: Sequence[str]) -> str | None:
