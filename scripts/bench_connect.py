@@ -10,6 +10,15 @@ upgrades and reads. A client process opens N sockets to /api/ws/tasks from one a
 at most `--in-flight` handshakes at a time, and reports the wall time until all are open;
 then it closes them. Reported: seconds per storm (median of rounds), the ratio to the
 bare handler, and refusals (there must be none at the defaults).
+
+    python scripts/bench_connect.py --reconnect 10000 [--rounds 3]
+
+A reconnect storm, as after a deploy: 100 dashboards stay connected while a producer
+publishes 50 messages a second to them; then 10,000 sockets open at once from two client
+processes, spread over 50 office addresses (`X-Forwarded-For` through a trusted proxy, as
+behind nginx; devskyy's per-address limits keep their defaults), and close again.
+Reported per server: the connected dashboards' publish-to-receive p50 / p99 / max before
+and during the storm, the storm's length and refusals.
 """
 
 from __future__ import annotations
@@ -18,14 +27,16 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from benchproc import ROOT, free_port, wait_healthy
+from benchproc import ROOT, free_port, mint_token, wait_healthy
 
 
 def serve_bare(port: int) -> None:
@@ -36,31 +47,53 @@ def serve_bare(port: int) -> None:
     async def socket_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
+        sockets.add(ws)
         async for _ in ws:
             pass
+        sockets.discard(ws)
         return ws
+
+    async def publish(request: web.Request) -> web.Response:
+        """The storm's producer: the message to every socket, as devskyy's /events does."""
+        doc = json.loads(await request.read())
+        data = json.dumps(doc["message"], separators=(",", ":"))
+        for ws in list(sockets):
+            if not ws.closed:
+                await ws.send_str(data)
+        return web.json_response({"delivered": len(sockets)}, status=202)
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    sockets: set[web.WebSocketResponse] = set()
     app = web.Application()
+    app.router.add_post("/api/v1/events", publish)
     app.router.add_get("/api/ws/tasks", socket_handler)
     app.router.add_get("/health", health)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None,
                 loop=new_event_loop("auto"), backlog=4096)  # fmt: skip
 
 
-async def storm(port: int, sockets: int, in_flight: int) -> dict[str, float]:
+async def storm(port: int, sockets: int, in_flight: int, offices: int = 0) -> dict[str, float]:
+    """Open `sockets` WebSockets, at most `in_flight` handshakes at a time, then close
+    them; with `offices`, each says (X-Forwarded-For) it comes from one of that many."""
     import aiohttp
 
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     gate = asyncio.Semaphore(in_flight)
     refused = 0
+    count = 0
 
     async def one(session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse | None:
-        nonlocal refused
+        nonlocal refused, count
+        count += 1
+        office = {"X-Forwarded-For": f"10.0.{count % offices}.1"} if offices else {}
         async with gate:
             try:
-                return await session.ws_connect(f"http://127.0.0.1:{port}/api/ws/tasks")
+                return await session.ws_connect(
+                    f"http://127.0.0.1:{port}/api/ws/tasks", headers=office
+                )
             except aiohttp.WSServerHandshakeError:
                 refused += 1
                 return None
@@ -74,13 +107,131 @@ async def storm(port: int, sockets: int, in_flight: int) -> dict[str, float]:
     return {"seconds": elapsed, "refused": refused}
 
 
+def storm_command(port: int, sockets: int, in_flight: int, offices: int = 0) -> list[str]:
+    return [sys.executable, __file__, "--storm", str(port), str(sockets), str(in_flight),
+            str(offices)]  # fmt: skip
+
+
 def run_storm(port: int, sockets: int, in_flight: int) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, __file__, "--storm", str(port), str(sockets), str(in_flight)],
+        storm_command(port, sockets, in_flight),
         capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
     result: dict[str, float] = json.loads(out.stdout)
     return result
+
+
+async def watch(port: int, token: str, dashboards: int) -> None:
+    """Dashboards that stay connected, and a producer posting to them 50 times a second
+    until stdin closes; prints every message's (sent_at, latency in seconds)."""
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    stop = loop.run_in_executor(None, sys.stdin.read)
+    samples: list[tuple[float, float]] = []
+    url = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        sockets = [await session.ws_connect(f"{url}/api/ws/tasks") for _ in range(dashboards)]
+
+        async def read(ws: aiohttp.ClientWebSocketResponse) -> None:
+            async for msg in ws:
+                doc = json.loads(msg.data)
+                sent = doc.get("data", {}).get("sent_at") if doc.get("task_id") == "w" else None
+                if sent is not None:
+                    samples.append((sent, time.time() - sent))
+
+        async def post(n: int) -> None:
+            event = {"channel": "tasks", "message": {"type": "task_update", "task_id": "w",
+                     "status": "running", "progress": n % 100, "data": {"sent_at": time.time()}}}  # fmt: skip
+            async with session.post(f"{url}/api/v1/events", json=event,
+                                    headers={"Authorization": f"Bearer {token}"}) as resp:  # fmt: skip
+                if resp.status != 202:
+                    raise SystemExit(f"publish refused: {resp.status}")
+
+        readers = [asyncio.create_task(read(ws)) for ws in sockets]
+        print("ready", flush=True)
+        posts, n = [], 0
+        while not stop.done():
+            n += 1
+            posts.append(asyncio.create_task(post(n)))
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*posts)
+        await asyncio.sleep(1.0)  # the last messages arrive
+        for task in readers:
+            task.cancel()
+    print(json.dumps(samples), flush=True)
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    if not latencies:
+        return {"count": 0}
+    ordered = sorted(latencies)
+
+    def at(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, round(p * (len(ordered) - 1)))] * 1000, 1)
+
+    return {"count": len(ordered), "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0)}
+
+
+def reconnect_round(port: int, token: str, sockets: int) -> dict[str, Any]:
+    """One storm while dashboards watch: latencies before and during, storm length."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    watcher = subprocess.Popen(
+        [sys.executable, __file__, "--watch", str(port), token, "100"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    assert watcher.stdin is not None and watcher.stdout is not None
+    assert watcher.stdout.readline().strip() == "ready"
+    time.sleep(2.0)  # the baseline
+    started = time.time()
+    half = sockets // 2
+    storms = [subprocess.Popen(storm_command(port, share, share, 50), stdout=subprocess.PIPE,
+                               text=True, env=env) for share in (half, sockets - half)]  # fmt: skip
+    outs = [json.loads(storm.communicate(timeout=600)[0]) for storm in storms]
+    ended = time.time()
+    time.sleep(1.0)
+    watcher.stdin.close()
+    samples = json.loads(watcher.stdout.read().strip().splitlines()[-1])
+    watcher.wait(timeout=60)
+    return {
+        "storm_s": round(ended - started, 2),
+        "open_s": round(max(o["seconds"] for o in outs), 2),
+        "refused": sum(o["refused"] for o in outs),
+        "before": _percentiles([lat for sent, lat in samples if sent < started]),
+        "during": _percentiles([lat for sent, lat in samples if started <= sent <= ended]),
+    }
+
+
+def reconnect(sockets: int, rounds: int) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with tempfile.TemporaryDirectory(prefix="devskyy-bench-reconnect-") as scratch:
+        data = Path(scratch) / "data"
+        ports = {"devskyy": free_port(), "bare": free_port()}
+        servers = {
+            "devskyy": subprocess.Popen(
+                [sys.executable, "-m", "devskyy_ws", "--port", str(ports["devskyy"]),
+                 "--data-dir", str(data), "--ws-auth", "optional", "--trusted-proxies",
+                 "127.0.0.1/32", "--log-level", "WARNING"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ),
+            "bare": subprocess.Popen(
+                [sys.executable, __file__, "--serve-bare", str(ports["bare"])],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ),
+        }  # fmt: skip
+        try:
+            for port in ports.values():
+                wait_healthy(port)
+            token = mint_token(data, "storm", "publish")
+            for _ in range(rounds):
+                for kind, port in ports.items():
+                    row = {"server": kind, **reconnect_round(port, token, sockets)}
+                    print(json.dumps(row), flush=True)
+                    time.sleep(2.0)  # the closed sockets' handlers finish
+        finally:
+            for server in servers.values():
+                server.terminate()
+                server.wait(timeout=30)
 
 
 def main() -> int:
@@ -88,7 +239,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--storm", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--storm", nargs=4, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--watch", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--reconnect", type=int, metavar="N", help="a reconnect storm of N")
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--in-flight", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
@@ -98,6 +251,14 @@ def main() -> int:
         return 0
     if args.storm:
         print(json.dumps(asyncio.run(storm(*args.storm))))
+        return 0
+    if args.watch:
+        port, token, dashboards = args.watch
+        asyncio.run(watch(int(port), token, int(dashboards)))
+        return 0
+    if args.reconnect:
+        print(f"cores: {os.cpu_count()}  reconnect storm of {args.reconnect}", flush=True)
+        reconnect(args.reconnect, args.rounds)
         return 0
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     print(f"cores: {os.cpu_count()}  sockets: {args.sockets}  in flight: {args.in_flight}")

@@ -13,7 +13,7 @@ Servers (each its own process, taking turns round after round):
   node    - Node `ws` broadcasting from an in-process loop (scripts/node_broadcast.mjs):
             no producer at all, the ceiling a Node server users might pick reaches
 Paths:
-  post - POST /api/v1/events, one event or batches, wrk with 32 connections
+  post - POST /api/v1/events, one event or batches, wrk with up to 32 connections
   ws   - /api/ws/publish: one producer pipelining single events, up to 1,000 unacknowledged
   node - the Node loop with the same batch sizes
 Subscribers: N sockets on /api/ws/tasks per server, spread over `--subscriber-procs`
@@ -221,13 +221,16 @@ def subscribers(port: int, n: int, procs: int) -> list[subprocess.Popen[str]]:
     return holders
 
 
-def post_turn(port: int, pid: int, token: str, batch: int, seconds: float, client: str
-              ) -> tuple[float, float]:  # fmt: skip
-    """(events/s, server CPU seconds per event) of POSTs of `batch` events."""
+def post_turn(port: int, pid: int, token: str, batch: int, subscribers: int, seconds: float,
+              client: str) -> tuple[float, float]:  # fmt: skip
+    """(events/s, server CPU seconds per event) of POSTs of `batch` events. Concurrent
+    POSTs are fewer as each fans out further (32 for small fan-outs, 1 for 100,000
+    deliveries a POST), so every POST is answered within the run."""
+    concurrency = max(1, min(32, 32_000 // (batch * subscribers)))
 
     def load(length: float) -> dict[str, Any]:
         return run_load(f"http://127.0.0.1:{port}/api/v1/events", "POST", seconds=length,
-                        concurrency=32, headers={"Authorization": f"Bearer {token}"},
+                        concurrency=concurrency, headers={"Authorization": f"Bearer {token}"},
                         body=body_for(batch), client=client,
                         env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
 
@@ -235,17 +238,20 @@ def post_turn(port: int, pid: int, token: str, batch: int, seconds: float, clien
     cpu0 = cpu_seconds(pid)
     out = load(seconds)
     cpu = cpu_seconds(pid) - cpu0
-    if out["errors"]:
-        raise SystemExit(f"{out['errors']} requests failed on port {port}")
+    if out["errors"] or not out["requests"]:
+        raise SystemExit(f"port {port}, {batch} a POST: {out}")
     events = out["requests"] * batch
     return events / out["elapsed"], cpu / events
 
 
-def ws_turn(port: int, pid: int, token: str, seconds: float) -> tuple[float, float]:
-    """(events/s, server CPU seconds per event) of one pipelining producer."""
+def ws_turn(port: int, pid: int, token: str, subscribers: int, seconds: float
+            ) -> tuple[float, float]:  # fmt: skip
+    """(events/s, server CPU seconds per event) of one pipelining producer, with up to
+    1,000 events unacknowledged (fewer as each fans out further)."""
+    window = max(10, min(1000, 200_000 // subscribers))
     cpu0 = cpu_seconds(pid)
     done = subprocess.run(
-        [sys.executable, __file__, "--ws-load", str(port), token, str(seconds)],
+        [sys.executable, __file__, "--ws-load", str(port), token, str(seconds), str(window)],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -264,11 +270,23 @@ def node_turn(port: int, pid: int, batch: int, seconds: float) -> tuple[float, f
     return out["messages"] / out["seconds"], cpu / max(out["messages"], 1)
 
 
-def measure(turns: dict[str, Any], rounds: int, n: int) -> dict[str, Any]:
+def settle(pids: list[int], limit: float = 60.0) -> None:
+    """Wait until the subscribers have read their backlog (they idle), so one server's
+    turn does not pay for the last one's."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(cpu_seconds(pid) for pid in pids)
+        time.sleep(0.5)
+        if sum(cpu_seconds(pid) for pid in pids) - before < 0.05 * len(pids):
+            return
+
+
+def measure(turns: dict[str, Any], rounds: int, n: int, readers: list[int]) -> dict[str, Any]:
     """Every kind's turn, round after round; medians per kind, and ratios by round."""
     runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in turns}
     for _ in range(rounds):
         for kind, turn in turns.items():
+            settle(readers)
             runs[kind].append(turn())
     row: dict[str, Any] = {}
     for kind, kind_runs in runs.items():
@@ -290,7 +308,7 @@ def main() -> int:
     )
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--subscribe", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--ws-load", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--ws-load", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--subscribers", default="1,1000,5000")
     parser.add_argument("--subscriber-procs", type=int, default=2)
     parser.add_argument("--batches", default="1,10,100")
@@ -307,8 +325,8 @@ def main() -> int:
         asyncio.run(hold_subscribers(*args.subscribe))
         return 0
     if args.ws_load:
-        port, token, seconds = args.ws_load
-        asyncio.run(ws_load(int(port), token, float(seconds), 1000))
+        port, token, seconds, window = args.ws_load
+        asyncio.run(ws_load(int(port), token, float(seconds), int(window)))
         return 0
     _more_files()
     paths = args.paths.split(",")
@@ -327,21 +345,24 @@ def main() -> int:
                 holders = [
                     h for p in ports.values() for h in subscribers(p, n, args.subscriber_procs)
                 ]
+                readers = [holder.pid for holder in holders]
                 try:
                     rows: list[dict[str, Any]] = []
                     pair = ("devskyy", "bare")
                     for batch in batches if "post" in paths else []:
-                        turns = {k: partial(post_turn, ports[k], pids[k], token, batch,
+                        turns = {k: partial(post_turn, ports[k], pids[k], token, batch, n,
                                             args.seconds, args.client) for k in pair}  # fmt: skip
-                        row = measure(turns, args.rounds, n)
+                        row = measure(turns, args.rounds, n, readers)
                         rows.append({"path": "post", "batch": batch, **row})
                     if "ws" in paths:
-                        turns = {k: partial(ws_turn, ports[k], pids[k], token, args.seconds)
+                        turns = {k: partial(ws_turn, ports[k], pids[k], token, n, args.seconds)
                                  for k in pair}  # fmt: skip
-                        rows.append({"path": "ws", "batch": 1, **measure(turns, args.rounds, n)})
+                        rows.append(
+                            {"path": "ws", "batch": 1, **measure(turns, args.rounds, n, readers)}
+                        )
                     for batch in batches if "node" in paths else []:
                         turn = partial(node_turn, ports["node"], pids["node"], batch, args.seconds)
-                        row = measure({"node": turn}, args.rounds, n)
+                        row = measure({"node": turn}, args.rounds, n, readers)
                         rows.append({"path": "node", "batch": batch, **row})
                     for row in rows:
                         row["subscribers"] = n
