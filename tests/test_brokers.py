@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 
@@ -13,9 +14,9 @@ async def test_memory_broker_stamps_seq_and_epoch_per_channel() -> None:
     broker = MemoryBroker()
     got: list[tuple[str, int, bytes]] = []
 
-    def deliver(channel: str, seq: int, payload: bytes) -> int:
-        got.append((channel, seq, payload))
-        return 7
+    def deliver(channel: str, run: Sequence[tuple[int, bytes]]) -> list[int]:
+        got.extend((channel, seq, payload) for seq, payload in run)
+        return [7] * len(run)
 
     async def ingest(raw: object) -> None:
         raise AssertionError("the memory broker has no ingest stream")
@@ -30,6 +31,12 @@ async def test_memory_broker_stamps_seq_and_epoch_per_channel() -> None:
     assert docs[0]["epoch"] == docs[1]["epoch"] == broker.epochs["tasks"]
     assert docs[2]["epoch"] == broker.epochs["agents"]
     assert broker.seqs["tasks"] == 2 and broker.seqs["agents"] == 1
+    many = await broker.publish_many("tasks", [{"type": "a"}, {"type": "b"}])
+    assert many == [(3, 7), (4, 7)]  # one run, numbered in order
+    assert [(c, s, json.loads(p)["type"]) for c, s, p in got[3:]] == [
+        ("tasks", 3, "a"),
+        ("tasks", 4, "b"),
+    ]
 
 
 async def test_a_stopped_memory_broker_refuses_to_publish() -> None:

@@ -42,6 +42,29 @@ async def test_a_batch_is_published_in_order_in_one_write_per_socket(
     await ws.close()
 
 
+async def test_a_batch_reaches_plain_filtered_and_compressed_sockets_alike(
+    make_client: ClientFactory,
+) -> None:
+    """A plain socket takes a run of frames joined; a filtered one is asked per message
+    and a compressed one is sent each frame: all get what they should, in order."""
+    client = await make_client(ws_compression=True)
+    plain = await client.ws_connect("/api/ws/tasks", compress=0)
+    picky = await client.ws_connect("/api/ws/tasks", compress=0)
+    await picky.send_json({"type": "subscribe", "filters": {"task_id": ["b"]}})
+    assert (await picky.receive_json(timeout=5))["type"] == "subscribed"
+    squeezed = await client.ws_connect("/api/ws/tasks", compress=15)
+    assert squeezed.compress
+    events = [_update(task, n) for n, task in enumerate("abab")]
+    resp = await client.post("/api/v1/events", json={"events": events}, headers=auth(client))
+    assert await resp.json() == {"accepted": 4, "delivered": [2, 3, 2, 3]}
+    every = [(m["task_id"], m["progress"]) for m in await updates(plain, 4, wait=5)]
+    assert every == [("a", 0), ("b", 1), ("a", 2), ("b", 3)]
+    assert [(m["task_id"], m["progress"]) for m in await updates(squeezed, 4, wait=5)] == every
+    assert [m["progress"] for m in await updates(picky, 2, wait=5)] == [1, 3]
+    for ws in (plain, picky, squeezed):
+        await ws.close()
+
+
 async def test_a_bad_event_in_the_middle_publishes_nothing(make_client: ClientFactory) -> None:
     client = await make_client()
     hub = client.app[HUB_KEY]

@@ -9,7 +9,7 @@ Redis (`redis_broker.py`) when several instances share the channels.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from ..contract import serde
@@ -18,8 +18,9 @@ from .frames import Entry
 
 __all__ = ["Broker", "Deliver", "Ingest", "MemoryBroker", "open_broker", "stamp"]
 
-Deliver = Callable[[str, int, bytes], int]
-"""The hub's side: write `(channel, seq, payload)` to local sockets; returns how many."""
+Deliver = Callable[[str, Sequence[tuple[int, bytes]]], list[int]]
+"""The hub's side: write a channel's consecutive messages `(seq, payload)` to local
+sockets; returns how many sockets each reached."""
 Ingest = Callable[[Any], Awaitable[None]]
 """The hub's side of the ingest stream: check one producer's event and publish it
 (raises contract.events.EventRefused for one that cannot be published)."""
@@ -48,6 +49,12 @@ class Broker(Protocol):
         """(its seq, or None while it waits to be numbered; local deliveries)."""
         ...
 
+    async def publish_many(
+        self, channel: str, docs: Sequence[dict[str, Any]]
+    ) -> list[tuple[int | None, int]]:
+        """Several messages on one channel, in order: as many `publish` calls would."""
+        ...
+
     async def history_since(self, channel: str, since: int) -> list[Entry] | None: ...
 
     @property
@@ -69,11 +76,19 @@ class MemoryBroker:
         self._deliver = None
 
     async def publish(self, channel: str, doc: dict[str, Any]) -> tuple[int | None, int]:
+        return (await self.publish_many(channel, [doc]))[0]
+
+    async def publish_many(
+        self, channel: str, docs: Sequence[dict[str, Any]]
+    ) -> list[tuple[int | None, int]]:
+        """Numbered and delivered as one run: one write per socket for all of them."""
         if self._deliver is None:
             raise RuntimeError("the hub is not running")
-        seq = self.seqs[channel] + 1
-        self.seqs[channel] = seq
-        return seq, self._deliver(channel, seq, stamp(doc, seq, self.epochs[channel]))
+        first, epoch = self.seqs[channel] + 1, self.epochs[channel]
+        self.seqs[channel] += len(docs)
+        run = [(seq, stamp(doc, seq, epoch)) for seq, doc in enumerate(docs, first)]
+        counts = self._deliver(channel, run)
+        return [(seq, count) for (seq, _), count in zip(run, counts, strict=True)]
 
     async def history_since(self, channel: str, since: int) -> list[Entry] | None:
         return None  # the hub's own in-memory history is the whole history

@@ -103,9 +103,14 @@ class Connection:
         self._refresh()
 
     def _refresh(self) -> None:
-        """`plain`: every published frame is for this socket, no filter to ask."""
+        """`plain`: every published frame is for this socket as it is (no filter to ask,
+        no per-client compression), so runs of frames can go out joined."""
         self.plain = (
-            not self._closed and not self._muted and self._filters is None and not self._conflate
+            not self._closed
+            and not self._muted
+            and self._filters is None
+            and not self._conflate
+            and self._writer is None
         )
 
     @property
@@ -150,8 +155,9 @@ class Connection:
         return matches(doc, self._filters)
 
     # -- writing -------------------------------------------------------------------
-    def send_frame(self, frame: bytes, *, burst: bool = False) -> bool:
-        """Write one text frame, or hold it for the end of the tick when `burst`.
+    def send_frame(self, frame: bytes, *, burst: bool = False, count: int = 1) -> bool:
+        """Write one text frame (or `count` frames joined), or hold it for the end of the
+        tick when `burst`.
 
         Returns False when the frame was not sent: the socket is closed, or it lags by
         more than the send buffer (it is then closed with 4008).
@@ -180,7 +186,7 @@ class Connection:
                 frame, self._pending, self._pending_bytes = b"".join(self._pending), [], 0
             if not self._write(frame):
                 return False
-        self.sent += 1
+        self.sent += count
         self.last_sent = time.monotonic()
         return True
 

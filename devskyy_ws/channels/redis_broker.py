@@ -22,6 +22,7 @@ import secrets
 import socket
 import time
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -179,6 +180,12 @@ class RedisBroker:
         finally:
             self._waiters.pop((channel, seq), None)
 
+    async def publish_many(
+        self, channel: str, docs: Sequence[dict[str, Any]]
+    ) -> list[tuple[int | None, int]]:
+        """One append each, in order (every instance reads the run back as it can)."""
+        return [await self.publish(channel, doc) for doc in docs]
+
     async def _append(self, channel: str, doc: dict[str, Any]) -> Any:
         assert self._script is not None
         return await self._script(
@@ -229,12 +236,13 @@ class RedisBroker:
                         last_id = "0-0"
                 continue
             for _, entries in answer or []:
+                run = []
                 for entry_id, fields in entries:
                     last_id = entry_id
                     seq = int(entry_id.split("-")[0])
                     self.seqs[channel] = max(self.seqs[channel], seq)
-                    payload = stamp(json.loads(fields["d"]), seq, self.epochs[channel])
-                    delivered = self._deliver(channel, seq, payload)
+                    run.append((seq, stamp(json.loads(fields["d"]), seq, self.epochs[channel])))
+                for (seq, _), delivered in zip(run, self._deliver(channel, run), strict=True):
                     waiter = self._waiters.get((channel, seq))
                     if waiter is not None and not waiter.done():
                         waiter.set_result(delivered)
