@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -124,6 +125,71 @@ async def test_dashboard_end_to_end(tmp_path: Path) -> None:
             width = await phone.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"horizontal scroll on a phone: {width}px"
             await _shot(phone, "dashboard-phone")
+            assert errors == [], errors
+    finally:
+        assert server.terminate() == 0
+
+
+async def _rows(page: Any, count: int) -> list[str]:
+    """The task rows' ids, once the table shows exactly `count` of them."""
+    await page.wait_for_function(
+        f"document.querySelectorAll('#tasks tbody tr').length === {count}", timeout=10_000
+    )
+    rows = page.locator("#tasks tbody tr")
+    return [str(await rows.nth(i).get_attribute("data-task")) for i in range(count)]
+
+
+async def test_history_loads_on_open_and_pages_filters_and_searches(tmp_path: Path) -> None:
+    chromium_path()
+    server = ServerProcess(tmp_path / "data", "--rate-limit", "0")
+    await asyncio.to_thread(server.start)
+    token = await asyncio.to_thread(server.token, "write")
+    h = {"Authorization": f"Bearer {token}"}
+    try:
+        ids = []
+        async with aiohttp.ClientSession(server.base) as http:
+            for i in range(25):
+                body = {"agentType": "support" if i % 5 == 0 else "commerce",
+                        "prompt": f"history job {i}" + (" Find-Me" if i == 7 else "")}  # fmt: skip
+                async with http.post("/api/v1/tasks", json=body, headers=h) as resp:
+                    ids.append((await resp.json())["taskId"])
+            pipeline = {"prompt": "Victorian rose ring in gold", "format": "glb"}
+            async with http.post("/api/v1/3d-pipeline", json=pipeline, headers=h) as resp:
+                assert resp.status == 202
+            async with http.post("/api/v1/round-table/compete", json={"prompt": "A slogan"},
+                                 headers=h) as resp:  # fmt: skip
+                assert resp.status == 200
+        newest = list(reversed(ids))
+        async with browser_page(viewport={"width": 1280, "height": 800}, bypass_csp=True) as (
+            page,
+            errors,
+        ):
+            await page.goto(server.base + "/")
+            await _all_open(page)
+            for empty in ("#pipelines-empty", "#competitions-empty"):  # nothing before a token
+                assert "Paste a token" in await page.inner_text(empty)
+            await page.fill("#token", token)
+            await page.click("#token-form button[type=submit]")
+            assert await _rows(page, 20) == newest[:20]  # one page, newest first
+            assert await page.is_enabled("#tasks-older") and await page.is_disabled("#tasks-newer")
+            await page.click("#tasks-older")
+            assert await _rows(page, 5) == newest[20:]
+            assert await page.inner_text("#tasks-page") == "Page 2"
+            assert await page.is_disabled("#tasks-older") and await page.is_enabled("#tasks-newer")
+            await page.select_option("#filter-agent", "support")  # back to the first page
+            assert await _rows(page, 5) == [ids[i] for i in (20, 15, 10, 5, 0)]
+            await page.fill("#filter-q", "find-me")  # support has none: an empty state
+            await page.wait_for_function(
+                "document.querySelector('#tasks-empty').textContent.includes('No tasks match')"
+            )
+            assert await page.locator("#tasks tbody tr").count() == 0
+            await page.select_option("#filter-agent", "")
+            assert await _rows(page, 1) == [ids[7]]
+            await page.wait_for_selector("#pipelines li[data-pipeline]")
+            await page.wait_for_selector("#competitions li[data-competition]")
+            assert await page.inner_text("#pipelines-empty") == ""
+            assert "winner" in await page.inner_text("#competitions li")
+            await _shot(page, "dashboard-history", "#tasks-panel")
             assert errors == [], errors
     finally:
         assert server.terminate() == 0

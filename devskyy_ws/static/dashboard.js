@@ -54,6 +54,9 @@
       say(`Your token expired at ${time}: mint a new one with the command above and paste it.`, true);
     }, left);
     loadAgents();
+    loadTasks();
+    loadPipelines();
+    loadCompetitions();
   }
 
   async function api(method, path, body) {
@@ -121,6 +124,10 @@
     const select = $("#task-agent");
     if (select.options.length !== agents.size) {
       select.replaceChildren(...[...agents.keys()].map((t) => el("option", { value: t }, t)));
+      const filter = $("#filter-agent");
+      const chosen = filter.value;
+      filter.replaceChildren(el("option", { value: "" }, "all"), ...[...agents.keys()].map((t) => el("option", { value: t }, t)));
+      filter.value = chosen;
     }
   }
   async function agentAction(type, action) {
@@ -156,10 +163,19 @@
   }
 
   // -- tasks ----------------------------------------------------------------------
+  // The table shows one page of the task list (newest first) as the API serves it; live
+  // updates change the rows shown, and new tasks join the first page when they fit its
+  // filters. Without a token only the live snapshot of active tasks can be shown.
+  const PAGE = 20;
   const tasks = new Map();
-  function renderTask(t) {
-    let row = document.querySelector(`#tasks tr[data-task="${t.task_id}"]`);
-    const cells = [
+  const view = { offset: 0, agent: "", status: "", q: "" };
+  let history = false; // a page was loaded from the API
+  const fromApi = (d) => ({
+    task_id: d.taskId, agent_type: d.agentType, status: d.status, progress: d.progress,
+    technique_used: d.techniqueUsed, latency_ms: d.metrics && d.metrics.latencyMs,
+  });
+  function taskCells(t) {
+    return [
       el("td", {}, el("code", {}, t.task_id)),
       el("td", {}, t.agent_type || ""),
       el("td", {}, el("span", { class: `badge ${t.status}`, "data-role": "status" }, t.status)),
@@ -168,18 +184,78 @@
       el("td", {}, t.latency_ms ? `${Math.round(t.latency_ms)} ms` : ""),
       el("td", {}, ["pending", "running"].includes(t.status) ? el("button", { type: "button", class: "secondary", onclick: () => api("POST", `api/v1/tasks/${t.task_id}/cancel`), "aria-label": `Cancel ${t.task_id}` }, "Cancel") : ""),
     ];
-    if (!row) {
-      row = el("tr", { "data-task": t.task_id });
-      $("#tasks tbody").prepend(row);
-    }
-    row.replaceChildren(...cells);
   }
+  const fitsFirstPage = (t) =>
+    view.offset === 0 && !view.q && (!view.agent || t.agent_type === view.agent) && (!view.status || t.status === view.status);
+  function renderTask(t) {
+    const row = document.querySelector(`#tasks tr[data-task="${t.task_id}"]`);
+    if (row) return row.replaceChildren(...taskCells(t));
+    if (!fitsFirstPage(t)) return;
+    const body = $("#tasks tbody");
+    body.prepend(el("tr", { "data-task": t.task_id }, ...taskCells(t)));
+    while (body.rows.length > PAGE) body.lastElementChild.remove();
+    if (body.rows.length === PAGE && history) $("#tasks-older").disabled = false;
+    showTasksEmpty();
+  }
+  function showTasksEmpty() {
+    const filtered = view.agent || view.status || view.q;
+    let text = "";
+    if (!$("#tasks tbody").rows.length) {
+      if (filtered && history) text = "No tasks match these filters.";
+      else if (history || sessionStorage.getItem(tokenKey)) text = "No tasks yet: submit one above.";
+      else text = "No active tasks. Paste a token above to load the history.";
+    }
+    $("#tasks-empty").textContent = text;
+  }
+  async function loadTasks() {
+    const query = new URLSearchParams({ limit: String(PAGE + 1), offset: String(view.offset) });
+    if (view.agent) query.set("agent_type", view.agent);
+    if (view.status) query.set("status", view.status);
+    if (view.q) query.set("q", view.q);
+    const list = await api("GET", `api/v1/tasks?${query}`);
+    if (!list) return;
+    history = true;
+    const page = list.slice(0, PAGE).map((d) => ({ ...tasks.get(d.taskId), ...fromApi(d) }));
+    for (const t of page) tasks.set(t.task_id, t);
+    $("#tasks tbody").replaceChildren(...page.map((t) => el("tr", { "data-task": t.task_id }, ...taskCells(t))));
+    $("#tasks-older").disabled = list.length <= PAGE;
+    $("#tasks-newer").disabled = view.offset === 0;
+    $("#tasks-page").textContent = `Page ${view.offset / PAGE + 1}`;
+    showTasksEmpty();
+  }
+  function filtersChanged() {
+    view.agent = $("#filter-agent").value;
+    view.status = $("#filter-status").value;
+    view.q = $("#filter-q").value.trim();
+    view.offset = 0;
+    if (sessionStorage.getItem(tokenKey)) loadTasks();
+  }
+  let typing = null;
+  $("#filter-agent").addEventListener("change", filtersChanged);
+  $("#filter-status").addEventListener("change", filtersChanged);
+  $("#filter-q").addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(filtersChanged, 300);
+  });
+  $("#task-filters").addEventListener("submit", (event) => {
+    event.preventDefault();
+    filtersChanged();
+  });
+  $("#tasks-older").addEventListener("click", () => {
+    view.offset += PAGE;
+    loadTasks();
+  });
+  $("#tasks-newer").addEventListener("click", () => {
+    view.offset = Math.max(0, view.offset - PAGE);
+    loadTasks();
+  });
   const tasksChannel = channel("tasks");
   tasksChannel.on("snapshot", (m) => {
     for (const t of m.state.tasks || []) {
       tasks.set(t.task_id, t);
       renderTask(t);
     }
+    showTasksEmpty();
   });
   tasksChannel.on("task_update", (m) => {
     const t = { ...(tasks.get(m.task_id) || {}), task_id: m.task_id, status: m.status, progress: m.progress, agent_type: m.data.agent_type, technique_used: m.data.technique_used, latency_ms: m.data.latency_ms };
@@ -191,6 +267,7 @@
     const task = await api("POST", "api/v1/tasks", { agentType: $("#task-agent").value, prompt: $("#task-prompt").value, parameters: {}, useRoundTable: $("#task-rt").checked });
     if (task) say(`Task ${task.taskId} submitted.`);
   });
+  showTasksEmpty();
 
   // -- round table ----------------------------------------------------------------
   const order = ["generating", "scoring", "ab_testing", "completed"];
@@ -202,8 +279,33 @@
       li.classList.toggle("current", i === reached && stage !== "completed");
     });
   }
+  const competitions = new Map();
+  function renderCompetition(c, append = false) {
+    let item = document.querySelector(`#competitions li[data-competition="${c.competition_id}"]`);
+    if (!item) {
+      item = el("li", { "data-competition": c.competition_id });
+      if (append) $("#competitions").append(item);
+      else $("#competitions").prepend(item);
+    }
+    const winner = c.winner ? ` · winner ${c.winner.provider}` : "";
+    item.replaceChildren(el("code", {}, c.competition_id), " ", el("span", { class: `badge ${c.status}`, "data-role": "status" }, c.status), winner, " ", el("span", { class: "scores" }, (c.prompt || "").slice(0, 80)));
+    $("#competitions-empty").textContent = "";
+  }
+  async function loadCompetitions() {
+    const page = await api("GET", "api/v1/round-table?limit=10");
+    if (!page) return;
+    $("#competitions").replaceChildren();
+    for (const c of page.items) {
+      competitions.set(c.competition_id, c);
+      renderCompetition(c, true);
+    }
+    $("#competitions-empty").textContent = page.items.length ? "" : "No competitions yet: start one above.";
+  }
   const rtChannel = channel("round_table");
   rtChannel.on("competition_update", (m) => {
+    const c = { ...(competitions.get(m.competition_id) || { competition_id: m.competition_id }), status: m.stage };
+    competitions.set(m.competition_id, c);
+    renderCompetition(c);
     if (currentCompetition && m.competition_id !== currentCompetition) return;
     currentCompetition = m.competition_id;
     showStage(m.stage);
@@ -216,6 +318,8 @@
     const record = await api("POST", "api/v1/round-table/compete", { prompt: $("#rt-prompt").value, task_id: null, providers: null });
     if (!record) return $("#rt-result").replaceChildren();
     currentCompetition = record.competition_id;
+    competitions.set(record.competition_id, record);
+    renderCompetition(record);
     showStage(record.status);
     $("#rt-result").replaceChildren(
       el("p", { "data-role": "winner" }, `Winner: ${record.winner ? record.winner.provider : "none"} (${record.status})`),
@@ -238,12 +342,14 @@
 
   // -- 3D pipeline ----------------------------------------------------------------
   const pipelines = new Map();
-  function renderPipeline(p) {
+  function renderPipeline(p, append = false) {
     let item = document.querySelector(`#pipelines li[data-pipeline="${p.pipeline_id}"]`);
     if (!item) {
       item = el("li", { "data-pipeline": p.pipeline_id });
-      $("#pipelines").prepend(item);
+      if (append) $("#pipelines").append(item);
+      else $("#pipelines").prepend(item);
     }
+    $("#pipelines-empty").textContent = "";
     const parts = [el("code", {}, p.pipeline_id), " ", el("span", { class: `badge ${p.stage}`, "data-role": "status" }, p.stage), " ", el("progress", { max: "100", value: String(p.progress || 0), "aria-label": `Progress of ${p.pipeline_id}` })];
     if (p.stage === "completed") parts.push(" ", el("a", { href: new URL(`api/v1/3d-pipeline/${p.pipeline_id}/asset`, base).href, "data-role": "download", onclick: (e) => downloadAsset(e, p.pipeline_id) }, "Download GLB"));
     if (p.error) parts.push(" ", p.error);
@@ -258,6 +364,16 @@
     const link = el("a", { href: url, download: `${id}.glb` });
     link.click();
     URL.revokeObjectURL(url);
+  }
+  async function loadPipelines() {
+    const page = await api("GET", "api/v1/3d-pipeline?limit=20");
+    if (!page) return;
+    $("#pipelines").replaceChildren();
+    for (const p of page.items) {
+      pipelines.set(p.pipeline_id, p);
+      renderPipeline(p, true);
+    }
+    $("#pipelines-empty").textContent = page.items.length ? "" : "No pipelines yet: generate one above.";
   }
   const pipelineChannel = channel("3d_pipeline");
   pipelineChannel.on("snapshot", (m) => (m.state.pipelines || []).forEach((p) => renderPipeline(p)));
@@ -303,5 +419,9 @@
 
   for (const client of Object.values(channels)) client.connect();
   if (sessionStorage.getItem(tokenKey)) signIn();
+  if (!sessionStorage.getItem(tokenKey)) {
+    $("#pipelines-empty").textContent = "Paste a token above to load the history.";
+    $("#competitions-empty").textContent = "Paste a token above to load the history.";
+  }
   window.devskyyDashboard = { channels, agents, tasks };
 })();
