@@ -17,9 +17,10 @@ Paths:
   ws   - /api/ws/publish: one producer pipelining single events, up to 1,000 unacknowledged
   node - the Node loop with the same batch sizes
 Subscribers: N sockets on /api/ws/tasks per server, spread over `--subscriber-procs`
-processes, reading and discarding. Reported per (path, N, batch): deliveries/s, server
-CPU per delivery, and the ratios: devskyy's CPU per delivery to bare's, devskyy's
-deliveries/s to Node's loop.
+processes, reading and discarding. Each measured run lasts from its start until every
+subscriber has read all of it (a server that only buffers is charged for writing out
+later). Reported per (path, N, batch): deliveries/s, server CPU per delivery, and the
+ratio of devskyy's CPU per delivery to bare's.
 """
 
 from __future__ import annotations
@@ -221,73 +222,72 @@ def subscribers(port: int, n: int, procs: int) -> list[subprocess.Popen[str]]:
     return holders
 
 
-def post_turn(port: int, pid: int, token: str, batch: int, subscribers: int, seconds: float,
-              client: str) -> tuple[float, float]:  # fmt: skip
-    """(events/s, server CPU seconds per event) of POSTs of `batch` events. Concurrent
+def post_turn(port: int, token: str, batch: int, subscribers: int, client: str,
+              seconds: float) -> int:  # fmt: skip
+    """POSTs of `batch` events for `seconds`; returns the events published. Concurrent
     POSTs are fewer as each fans out further (32 for small fan-outs, 1 for 100,000
     deliveries a POST), so every POST is answered within the run."""
     concurrency = max(1, min(32, 32_000 // (batch * subscribers)))
-
-    def load(length: float) -> dict[str, Any]:
-        return run_load(f"http://127.0.0.1:{port}/api/v1/events", "POST", seconds=length,
-                        concurrency=concurrency, headers={"Authorization": f"Bearer {token}"},
-                        body=body_for(batch), client=client,
-                        env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
-
-    load(1.0)  # warm-up
-    cpu0 = cpu_seconds(pid)
-    out = load(seconds)
-    cpu = cpu_seconds(pid) - cpu0
+    out = run_load(f"http://127.0.0.1:{port}/api/v1/events", "POST", seconds=seconds,
+                   concurrency=concurrency, headers={"Authorization": f"Bearer {token}"},
+                   body=body_for(batch), client=client,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
     if out["errors"] or not out["requests"]:
         raise SystemExit(f"port {port}, {batch} a POST: {out}")
-    events = out["requests"] * batch
-    return events / out["elapsed"], cpu / events
+    return int(out["requests"]) * batch
 
 
-def ws_turn(port: int, pid: int, token: str, subscribers: int, seconds: float
-            ) -> tuple[float, float]:  # fmt: skip
-    """(events/s, server CPU seconds per event) of one pipelining producer, with up to
-    1,000 events unacknowledged (fewer as each fans out further)."""
+def ws_turn(port: int, token: str, subscribers: int, seconds: float) -> int:
+    """One producer pipelining single events for `seconds`, with up to 1,000
+    unacknowledged (fewer as each fans out further); returns the events acknowledged."""
     window = max(10, min(1000, 200_000 // subscribers))
-    cpu0 = cpu_seconds(pid)
     done = subprocess.run(
         [sys.executable, __file__, "--ws-load", str(port), token, str(seconds), str(window)],
         capture_output=True, text=True, check=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
-    cpu = cpu_seconds(pid) - cpu0
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    return out["acked"] / out["elapsed"], cpu / out["acked"]
+    return int(json.loads(done.stdout.strip().splitlines()[-1])["acked"])
 
 
-def node_turn(port: int, pid: int, batch: int, seconds: float) -> tuple[float, float]:
-    """(messages/s, server CPU seconds per message) of Node's own broadcast loop."""
-    cpu0 = cpu_seconds(pid)
+def node_turn(port: int, batch: int, seconds: float) -> int:
+    """Node's own broadcast loop for `seconds`; returns the messages it sent."""
     url = f"http://127.0.0.1:{port}/run?seconds={seconds}&batch={batch}"
     with urllib.request.urlopen(url, timeout=seconds + 60) as response:
-        out = json.loads(response.read())
-    cpu = cpu_seconds(pid) - cpu0
-    return out["messages"] / out["seconds"], cpu / max(out["messages"], 1)
+        return int(json.loads(response.read())["messages"])
 
 
-def settle(pids: list[int], limit: float = 60.0) -> None:
-    """Wait until the subscribers have read their backlog (they idle), so one server's
-    turn does not pay for the last one's."""
+SAMPLE_S = 0.2
+
+
+def settle(pids: list[int], limit: float = 120.0) -> float:
+    """Wait until the subscribers have read everything (they idle); returns when their
+    last busy moment ended. A server that buffers what sockets cannot take yet is
+    thereby charged for writing it out, and a turn never pays for the last one's."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
+        started = time.monotonic()
         before = sum(cpu_seconds(pid) for pid in pids)
-        time.sleep(0.5)
-        if sum(cpu_seconds(pid) for pid in pids) - before < 0.05 * len(pids):
-            return
+        time.sleep(SAMPLE_S)
+        if sum(cpu_seconds(pid) for pid in pids) - before < 0.1 * SAMPLE_S * len(pids):
+            return started
+    raise SystemExit("the subscribers never caught up")
 
 
-def measure(turns: dict[str, Any], rounds: int, n: int, readers: list[int]) -> dict[str, Any]:
-    """Every kind's turn, round after round; medians per kind, and ratios by round."""
+def measure(turns: dict[str, tuple[int, Any]], seconds: float, rounds: int, n: int,
+            readers: list[int]) -> dict[str, Any]:  # fmt: skip
+    """Every kind's turn, round after round: a warm-up, then a measured run from its
+    start until every subscriber has read all of it. Medians per kind; CPU ratios by
+    round."""
     runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in turns}
     for _ in range(rounds):
-        for kind, turn in turns.items():
+        for kind, (pid, turn) in turns.items():
+            turn(1.0)
             settle(readers)
-            runs[kind].append(turn())
+            cpu0, started = cpu_seconds(pid), time.monotonic()
+            events = turn(seconds)
+            ended = settle(readers)
+            cpu = cpu_seconds(pid) - cpu0
+            runs[kind].append((events / (ended - started), cpu / events))
     row: dict[str, Any] = {}
     for kind, kind_runs in runs.items():
         rate = statistics.median(r[0] for r in kind_runs)
@@ -350,19 +350,19 @@ def main() -> int:
                     rows: list[dict[str, Any]] = []
                     pair = ("devskyy", "bare")
                     for batch in batches if "post" in paths else []:
-                        turns = {k: partial(post_turn, ports[k], pids[k], token, batch, n,
-                                            args.seconds, args.client) for k in pair}  # fmt: skip
-                        row = measure(turns, args.rounds, n, readers)
+                        turns = {k: (pids[k], partial(post_turn, ports[k], token, batch, n,
+                                                      args.client)) for k in pair}  # fmt: skip
+                        row = measure(turns, args.seconds, args.rounds, n, readers)
                         rows.append({"path": "post", "batch": batch, **row})
                     if "ws" in paths:
-                        turns = {k: partial(ws_turn, ports[k], pids[k], token, n, args.seconds)
+                        turns = {k: (pids[k], partial(ws_turn, ports[k], token, n))
                                  for k in pair}  # fmt: skip
-                        rows.append(
-                            {"path": "ws", "batch": 1, **measure(turns, args.rounds, n, readers)}
-                        )
+                        row = measure(turns, args.seconds, args.rounds, n, readers)
+                        rows.append({"path": "ws", "batch": 1, **row})
                     for batch in batches if "node" in paths else []:
-                        turn = partial(node_turn, ports["node"], pids["node"], batch, args.seconds)
-                        row = measure({"node": turn}, args.rounds, n, readers)
+                        turn = partial(node_turn, ports["node"], batch)
+                        row = measure({"node": (pids["node"], turn)}, args.seconds, args.rounds,
+                                      n, readers)  # fmt: skip
                         rows.append({"path": "node", "batch": batch, **row})
                     for row in rows:
                         row["subscribers"] = n
