@@ -30,6 +30,7 @@ import asyncio
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -141,13 +142,19 @@ async def hold_subscribers(port: int, n: int) -> None:
                 return await session.ws_connect(f"http://127.0.0.1:{port}/api/ws/tasks")
 
         sockets = await asyncio.gather(*(connect() for _ in range(n)))
+        received = 0
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGUSR1, lambda: print(received, flush=True)
+        )
         print("ready", flush=True)
 
         async def drain(ws: aiohttp.ClientWebSocketResponse) -> None:
+            nonlocal received
             async for _ in ws:
-                pass
+                received += 1
 
         await asyncio.gather(*(drain(ws) for ws in sockets))
+        await asyncio.Event().wait()  # closed by the server: still answer for the count
 
 
 async def ws_load(port: int, token: str, seconds: float, window: int) -> None:
@@ -273,30 +280,46 @@ def settle(pids: list[int], limit: float = 120.0) -> float:
     raise SystemExit("the subscribers never caught up")
 
 
+def received(holders: list[subprocess.Popen[str]]) -> int:
+    """Messages the subscribers have read so far, as they count them."""
+    total = 0
+    for holder in holders:
+        assert holder.stdout is not None
+        os.kill(holder.pid, signal.SIGUSR1)
+        total += int(holder.stdout.readline())
+    return total
+
+
 def measure(turns: dict[str, tuple[int, Any]], seconds: float, rounds: int, n: int,
-            readers: list[int]) -> dict[str, Any]:  # fmt: skip
+            holders: list[subprocess.Popen[str]]) -> dict[str, Any]:  # fmt: skip
     """Every kind's turn, round after round: a warm-up, then a measured run from its
-    start until every subscriber has read all of it. Medians per kind; CPU ratios by
-    round."""
-    runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in turns}
+    start until every subscriber has read all of it. Deliveries are what the
+    subscribers counted; `lost` what they should have and did not (a server may cut
+    a reader that falls too far behind). Medians per kind; CPU ratios by round."""
+    readers = [holder.pid for holder in holders]
+    runs: dict[str, list[tuple[float, float, float, int]]] = {kind: [] for kind in turns}
     for _ in range(rounds):
         for kind, (pid, turn) in turns.items():
             turn(1.0)
             settle(readers)
+            before = received(holders)
             cpu0, started = cpu_seconds(pid), time.monotonic()
             events = turn(seconds)
             ended = settle(readers)
             cpu = cpu_seconds(pid) - cpu0
-            runs[kind].append((events / (ended - started), cpu / events))
+            got = received(holders) - before
+            elapsed = ended - started
+            runs[kind].append((events / elapsed, got / elapsed, cpu / max(got, 1),
+                               events * n - got))  # fmt: skip
     row: dict[str, Any] = {}
     for kind, kind_runs in runs.items():
-        rate = statistics.median(r[0] for r in kind_runs)
-        cpu = statistics.median(r[1] for r in kind_runs)
-        row[kind] = {"events_per_s": round(rate), "deliveries_per_s": round(rate * n),
-                     "cpu_us_per_event": round(cpu * 1e6, 1),
-                     "cpu_us_per_delivery": round(cpu * 1e6 / n, 3)}  # fmt: skip
+        row[kind] = {"events_per_s": round(statistics.median(r[0] for r in kind_runs)),
+                     "deliveries_per_s": round(statistics.median(r[1] for r in kind_runs)),
+                     "cpu_us_per_delivery": round(statistics.median(r[2] for r in kind_runs)
+                                                  * 1e6, 3),
+                     "lost": sum(r[3] for r in kind_runs)}  # fmt: skip
     if "bare" in runs:
-        ratios = [d[1] / b[1] for d, b in zip(runs["devskyy"], runs["bare"], strict=True)]
+        ratios = [d[2] / b[2] for d, b in zip(runs["devskyy"], runs["bare"], strict=True)]
         row["cpu_ratio_to_bare"] = round(statistics.median(ratios), 2)
         row["cpu_ratio_by_round"] = [round(r, 2) for r in ratios]
     return row
@@ -345,24 +368,23 @@ def main() -> int:
                 holders = [
                     h for p in ports.values() for h in subscribers(p, n, args.subscriber_procs)
                 ]
-                readers = [holder.pid for holder in holders]
                 try:
                     rows: list[dict[str, Any]] = []
                     pair = ("devskyy", "bare")
                     for batch in batches if "post" in paths else []:
                         turns = {k: (pids[k], partial(post_turn, ports[k], token, batch, n,
                                                       args.client)) for k in pair}  # fmt: skip
-                        row = measure(turns, args.seconds, args.rounds, n, readers)
+                        row = measure(turns, args.seconds, args.rounds, n, holders)
                         rows.append({"path": "post", "batch": batch, **row})
                     if "ws" in paths:
                         turns = {k: (pids[k], partial(ws_turn, ports[k], token, n))
                                  for k in pair}  # fmt: skip
-                        row = measure(turns, args.seconds, args.rounds, n, readers)
+                        row = measure(turns, args.seconds, args.rounds, n, holders)
                         rows.append({"path": "ws", "batch": 1, **row})
                     for batch in batches if "node" in paths else []:
                         turn = partial(node_turn, ports["node"], batch)
                         row = measure({"node": (pids["node"], turn)}, args.seconds, args.rounds,
-                                      n, readers)  # fmt: skip
+                                      n, holders)  # fmt: skip
                         rows.append({"path": "node", "batch": batch, **row})
                     for row in rows:
                         row["subscribers"] = n

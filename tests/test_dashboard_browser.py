@@ -92,15 +92,31 @@ async def test_dashboard_end_to_end(tmp_path: Path) -> None:
             await page.wait_for_selector('#pipelines [data-role="download"]', timeout=20_000)
             await _shot(page, "dashboard-pipeline", "#pipeline-panel")
 
-            # Metrics charts move.
+            # Metrics: uPlot charts, filled from history and moving with live samples,
+            # with a time axis, a value axis in the unit, values under the cursor, gaps.
             await page.wait_for_function(
                 "Number(document.querySelector('#chart-cpu').dataset.points) >= 3", timeout=10_000
             )
-            await page.click("#range-form button[type=submit]")
-            await page.wait_for_function(
-                "Number(document.querySelector('#chart-history').dataset.points || 0) >= 1",
-                timeout=10_000,
+            axes = await page.evaluate(
+                "(() => { const p = devskyyDashboard.charts.cpu.plot;"
+                " return [p.axes.length, p.axes[1].values(p, [10, 20])]; })()"
             )
+            assert axes == [2, ["10%", "20%"]]
+            legend = await page.evaluate(
+                "(() => { const p = devskyyDashboard.charts.cpu.plot;"
+                " return [p.series[1].value(p, 12.34), p.series[1].value(p, null)]; })()"
+            )
+            assert legend == ["12.3 %", "—"]  # the value under the cursor, with its unit
+            assert "CPU" in await page.inner_text("#chart-cpu .u-legend")
+            gaps = await page.evaluate(
+                "devskyyDashboard.withGaps([0, 10, 20, 80, 90], [1, 2, 3, 4, 5])"
+            )
+            assert gaps == [[0, 10, 20, 30, 80, 90], [1, 2, 3, None, 4, 5]]  # a gap, not a 0
+            await page.select_option("#range", "24h")
+            await page.wait_for_function(
+                "document.querySelector('#metrics-panel').dataset.range === '24h'", timeout=10_000
+            )
+            assert int(await page.get_attribute("#chart-rps", "data-points") or 0) >= 1
             await _shot(page, "dashboard-metrics", "#metrics-panel")
             await _shot(page, "dashboard")
 
@@ -191,6 +207,129 @@ async def test_history_loads_on_open_and_pages_filters_and_searches(tmp_path: Pa
             assert "winner" in await page.inner_text("#competitions li")
             await _shot(page, "dashboard-history", "#tasks-panel")
             assert errors == [], errors
+    finally:
+        assert server.terminate() == 0
+
+
+async def test_detail_views_show_a_task_a_competition_and_a_pipeline(tmp_path: Path) -> None:
+    chromium_path()
+    server = ServerProcess(tmp_path / "data")
+    await asyncio.to_thread(server.start)
+    token = await asyncio.to_thread(server.token, "write")
+    h = {"Authorization": f"Bearer {token}"}
+    try:
+        async with aiohttp.ClientSession(server.base) as http:
+            task = {"agentType": "commerce", "prompt": "Price the BLACK ROSE rings"}
+            async with http.post("/api/v1/tasks", json=task, headers=h) as resp:
+                task_id = (await resp.json())["taskId"]
+            async with http.post("/api/v1/round-table/compete", json={"prompt": "A slogan"},
+                                 headers=h) as resp:  # fmt: skip
+                competition = await resp.json()
+            pipeline = {"prompt": "Victorian rose ring in gold", "format": "glb"}
+            async with http.post("/api/v1/3d-pipeline", json=pipeline, headers=h) as resp:
+                pipeline_id = (await resp.json())["pipeline_id"]
+            for _ in range(100):  # both finish in well under a second offline
+                async with http.get(f"/api/v1/tasks/{task_id}", headers=h) as resp:
+                    done = (await resp.json())["status"] == "completed"
+                async with http.get(f"/api/v1/3d-pipeline/{pipeline_id}", headers=h) as resp:
+                    done = done and (await resp.json())["stage"] == "completed"
+                if done:
+                    break
+                await asyncio.sleep(0.1)
+        async with browser_page(viewport={"width": 1280, "height": 800}, bypass_csp=True) as (
+            page,
+            errors,
+        ):
+            await page.goto(server.base + "/")
+            await _all_open(page)
+            await page.fill("#token", token)
+            await page.click("#token-form button[type=submit]")
+            await _rows(page, 1)
+            await page.click(f'#tasks tr[data-task="{task_id}"] [data-role="open"]')
+            await page.wait_for_selector("#detail[open] [data-role=result]")
+            text = await page.inner_text("#detail")
+            assert "Price the BLACK ROSE rings" in text and "offline-" in text
+            for name in ("Technique", "Provider", "Tokens", "Cost", "Latency", "created"):
+                assert name in text, name
+            assert await page.is_disabled("#detail-cancel")  # a finished task
+            await page.click("#detail button[value=close]")
+            await page.wait_for_selector("#detail", state="hidden")
+            await page.click(
+                f'#competitions li[data-competition="{competition["competition_id"]}"] button'
+            )
+            await page.wait_for_selector("#detail[open] [data-role=judge]")
+            entries = await page.locator("#detail [data-role=entry]").count()
+            assert entries == len(competition["entries"]) == 6
+            assert competition["ab_test"]["reasoning"] in await page.inner_text("#detail")
+            assert await page.is_hidden("#detail-cancel")
+            await page.click("#detail button[value=close]")
+            await page.click(f'#pipelines li[data-pipeline="{pipeline_id}"] [data-role="open"]')
+            await page.wait_for_selector("#detail[open] [data-role=validation]")
+            assert "triangles" in await page.inner_text("#detail [data-role=validation]")
+            async with page.expect_download() as download:
+                await page.click('#detail [data-role="download"]')
+            assert (await download.value).suggested_filename == f"{pipeline_id}.glb"
+            await _shot(page, "dashboard-detail", "#detail")
+            assert errors == [], errors
+    finally:
+        assert server.terminate() == 0
+
+
+async def test_layout_holds_on_a_laptop_and_a_phone(tmp_path: Path) -> None:
+    """1280x800 and 390x844, with a full page of tasks: no clipped or scrolling columns,
+    lists that keep their size, cards on the phone, toasts, impossible buttons disabled."""
+    chromium_path()
+    server = ServerProcess(tmp_path / "data", "--rate-limit", "0")
+    await asyncio.to_thread(server.start)
+    token = await asyncio.to_thread(server.token, "write")
+    h = {"Authorization": f"Bearer {token}"}
+    try:
+        async with aiohttp.ClientSession(server.base) as http:
+            for i in range(30):
+                body = {"agentType": "commerce", "prompt": f"A long enough prompt number {i}"}
+                async with http.post("/api/v1/tasks", json=body, headers=h) as resp:
+                    assert resp.status == 201
+        for width, height in ((1280, 800), (390, 844)):
+            async with browser_page(
+                viewport={"width": width, "height": height}, bypass_csp=True
+            ) as (page, errors):
+                await page.goto(server.base + "/")
+                await _all_open(page)
+                await page.fill("#token", token)
+                await page.click("#token-form button[type=submit]")
+                await _rows(page, 20)
+                layout = await page.evaluate(
+                    """(() => {
+                      const box = document.querySelector('#tasks-panel .scroll');
+                      const row = document.querySelector('#tasks tbody tr');
+                      return {table: document.querySelector('#tasks').scrollWidth,
+                              box: box.clientWidth, height: box.getBoundingClientRect().height,
+                              page: document.documentElement.scrollWidth,
+                              row: getComputedStyle(row).display};
+                    })()"""
+                )
+                assert layout["table"] <= layout["box"], layout  # every column in view
+                assert layout["height"] <= 26 * 16 + 1, layout  # the list scrolls, not the page
+                assert layout["page"] <= width, layout
+                assert layout["row"] == ("block" if width < 600 else "table-row"), layout
+                # Impossible agent actions are disabled; an action gives a toast.
+                card = page.locator('[data-agent="support"]')
+                await card.locator(".badge.idle").wait_for()
+                assert await card.locator("button", has_text="Start").is_disabled()
+                await card.locator("button", has_text="Stop").click()
+                await page.wait_for_selector("#toasts .toast:has-text('support: stopped')")
+                await card.locator(".badge.stopped").wait_for()
+                assert await card.locator("button", has_text="Stop").is_disabled()
+                assert await card.locator("button", has_text="Learn").is_disabled()
+                await card.locator("button", has_text="Start").click()
+                await card.locator(".badge.idle").wait_for()
+                # Finished work gives a toast.
+                await page.select_option("#task-agent", "commerce")
+                await page.fill("#task-prompt", "One more for the toast")
+                await page.click("#task-form button[type=submit]")
+                await page.wait_for_selector(".toast:has-text('completed')", timeout=10_000)
+                await _shot(page, f"dashboard-{width}x{height}")
+                assert errors == [], errors
     finally:
         assert server.terminate() == 0
 

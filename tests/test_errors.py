@@ -103,6 +103,25 @@ async def test_unhandled_error_is_generic_500(make_client: ClientFactory) -> Non
     assert b"internal_error" in resp.body  # type: ignore[attr-defined]
 
 
+async def test_a_client_gone_mid_request_is_not_logged_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """In a reconnect storm clients give up mid-handshake; aiohttp drops such requests
+    quietly, so the middleware must let the reset through, not log a traceback."""
+    from aiohttp import web
+    from aiohttp.client_exceptions import ClientConnectionResetError
+    from aiohttp.test_utils import make_mocked_request
+
+    from devskyy_ws.http.errors import error_middleware
+
+    async def gone(request: web.Request) -> web.Response:
+        raise ClientConnectionResetError("Cannot write to closing transport")
+
+    with pytest.raises(ConnectionResetError):
+        await error_middleware(make_mocked_request("GET", "/api/ws/tasks"), gone)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 async def test_out_of_range_integers_are_422_not_500(make_client: ClientFactory) -> None:
     """Found by schemathesis: an integer beyond 64 bits once broke serialization."""
     client = await make_client()

@@ -113,6 +113,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return _from_http_exception(exc)
+    except ConnectionResetError:
+        raise  # the client left (mid-handshake in a reconnect storm): aiohttp drops it quietly
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         code, message = CODES[500]

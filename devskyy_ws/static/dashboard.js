@@ -22,6 +22,12 @@
     status.textContent = message;
     status.classList.toggle("error", isError);
   }
+  // Toasts: finished and failed work, agent actions; each leaves after a few seconds.
+  function toast(message, kind = "ok") {
+    const item = el("li", { class: `toast ${kind}` }, message);
+    $("#toasts").append(item);
+    setTimeout(() => item.remove(), 6000);
+  }
   $("#token").value = sessionStorage.getItem(tokenKey) || "";
   $("#token-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -57,6 +63,7 @@
     loadTasks();
     loadPipelines();
     loadCompetitions();
+    loadHistory($("#range").value);
   }
 
   async function api(method, path, body) {
@@ -114,9 +121,9 @@
           el(
             "div",
             { class: "actions" },
-            el("button", { type: "button", onclick: () => agentAction(a.type, "start"), "aria-label": `Start ${a.type}` }, "Start"),
-            el("button", { type: "button", onclick: () => agentAction(a.type, "stop"), "aria-label": `Stop ${a.type}` }, "Stop"),
-            el("button", { type: "button", onclick: () => agentAction(a.type, "learn"), "aria-label": `Learn ${a.type}` }, "Learn"),
+            actionButton(a, "start", "Start", a.status !== "stopped"),
+            actionButton(a, "stop", "Stop", a.status === "stopped"),
+            actionButton(a, "learn", "Learn", a.status === "learning" || a.status === "stopped"),
           ),
         ),
       ),
@@ -130,11 +137,18 @@
       filter.value = chosen;
     }
   }
+  // A button for an action the agent's status allows; the others are disabled.
+  function actionButton(a, action, label, impossible) {
+    const button = el("button", { type: "button", onclick: () => agentAction(a.type, action), "aria-label": `${label} ${a.type}` }, label);
+    button.disabled = impossible;
+    return button;
+  }
   async function agentAction(type, action) {
     const info = await api("POST", `api/v1/agents/${type}/${action}`);
     if (info) {
       agents.set(type, info);
       renderAgents();
+      toast(`${type}: ${{ start: "started", stop: "stopped", learn: "learning cycle started" }[action]}.`);
     }
   }
   async function loadAgents() {
@@ -175,14 +189,15 @@
     technique_used: d.techniqueUsed, latency_ms: d.metrics && d.metrics.latencyMs,
   });
   function taskCells(t) {
+    const cell = (label, ...content) => el("td", { "data-label": label }, ...content);
     return [
-      el("td", {}, el("code", {}, t.task_id)),
-      el("td", {}, t.agent_type || ""),
-      el("td", {}, el("span", { class: `badge ${t.status}`, "data-role": "status" }, t.status)),
-      el("td", {}, el("progress", { max: "100", value: String(t.progress || 0), "aria-label": `Progress of ${t.task_id}` }), ` ${Math.round(t.progress || 0)}%`),
-      el("td", {}, t.technique_used || ""),
-      el("td", {}, t.latency_ms ? `${Math.round(t.latency_ms)} ms` : ""),
-      el("td", {}, ["pending", "running"].includes(t.status) ? el("button", { type: "button", class: "secondary", onclick: () => api("POST", `api/v1/tasks/${t.task_id}/cancel`), "aria-label": `Cancel ${t.task_id}` }, "Cancel") : ""),
+      cell("Task", el("button", { type: "button", class: "link", "data-role": "open", onclick: () => showTask(t.task_id), "aria-label": `Details of ${t.task_id}` }, el("code", {}, t.task_id))),
+      cell("Agent", t.agent_type || ""),
+      cell("Status", el("span", { class: `badge ${t.status}`, "data-role": "status" }, t.status)),
+      cell("Progress", el("progress", { max: "100", value: String(t.progress || 0), "aria-label": `Progress of ${t.task_id}` }), ` ${Math.round(t.progress || 0)}%`),
+      cell("Technique", t.technique_used || ""),
+      cell("Latency", t.latency_ms ? `${Math.round(t.latency_ms)} ms` : ""),
+      cell("", ["pending", "running"].includes(t.status) ? el("button", { type: "button", class: "secondary", onclick: () => api("POST", `api/v1/tasks/${t.task_id}/cancel`), "aria-label": `Cancel ${t.task_id}` }, "Cancel") : ""),
     ];
   }
   const fitsFirstPage = (t) =>
@@ -258,9 +273,14 @@
     showTasksEmpty();
   });
   tasksChannel.on("task_update", (m) => {
+    const before = tasks.get(m.task_id);
+    if (before && before.status !== m.status && ["completed", "failed"].includes(m.status)) {
+      toast(`Task ${m.task_id} ${m.status}.`, m.status === "failed" ? "bad" : "ok");
+    }
     const t = { ...(tasks.get(m.task_id) || {}), task_id: m.task_id, status: m.status, progress: m.progress, agent_type: m.data.agent_type, technique_used: m.data.technique_used, latency_ms: m.data.latency_ms };
     tasks.set(m.task_id, t);
     renderTask(t);
+    refreshDetail("task", m.task_id, m.status);
   });
   $("#task-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -288,7 +308,7 @@
       else $("#competitions").prepend(item);
     }
     const winner = c.winner ? ` · winner ${c.winner.provider}` : "";
-    item.replaceChildren(el("code", {}, c.competition_id), " ", el("span", { class: `badge ${c.status}`, "data-role": "status" }, c.status), winner, " ", el("span", { class: "scores" }, (c.prompt || "").slice(0, 80)));
+    item.replaceChildren(el("button", { type: "button", class: "link", "data-role": "open", onclick: () => showCompetition(c.competition_id) }, el("code", {}, c.competition_id)), " ", el("span", { class: `badge ${c.status}`, "data-role": "status" }, c.status), winner, " ", el("span", { class: "scores" }, (c.prompt || "").slice(0, 80)));
     $("#competitions-empty").textContent = "";
   }
   async function loadCompetitions() {
@@ -303,9 +323,14 @@
   }
   const rtChannel = channel("round_table");
   rtChannel.on("competition_update", (m) => {
+    const before = competitions.get(m.competition_id);
+    if (before && before.status !== m.stage && ["completed", "failed"].includes(m.stage)) {
+      toast(`Competition ${m.competition_id} ${m.stage}.`, m.stage === "failed" ? "bad" : "ok");
+    }
     const c = { ...(competitions.get(m.competition_id) || { competition_id: m.competition_id }), status: m.stage };
     competitions.set(m.competition_id, c);
     renderCompetition(c);
+    refreshDetail("competition", m.competition_id, m.stage);
     if (currentCompetition && m.competition_id !== currentCompetition) return;
     currentCompetition = m.competition_id;
     showStage(m.stage);
@@ -350,7 +375,7 @@
       else $("#pipelines").prepend(item);
     }
     $("#pipelines-empty").textContent = "";
-    const parts = [el("code", {}, p.pipeline_id), " ", el("span", { class: `badge ${p.stage}`, "data-role": "status" }, p.stage), " ", el("progress", { max: "100", value: String(p.progress || 0), "aria-label": `Progress of ${p.pipeline_id}` })];
+    const parts = [el("button", { type: "button", class: "link", "data-role": "open", onclick: () => showPipeline(p.pipeline_id) }, el("code", {}, p.pipeline_id)), " ", el("span", { class: `badge ${p.stage}`, "data-role": "status" }, p.stage), " ", el("progress", { max: "100", value: String(p.progress || 0), "aria-label": `Progress of ${p.pipeline_id}` })];
     if (p.stage === "completed") parts.push(" ", el("a", { href: new URL(`api/v1/3d-pipeline/${p.pipeline_id}/asset`, base).href, "data-role": "download", onclick: (e) => downloadAsset(e, p.pipeline_id) }, "Download GLB"));
     if (p.error) parts.push(" ", p.error);
     item.replaceChildren(...parts);
@@ -378,9 +403,14 @@
   const pipelineChannel = channel("3d_pipeline");
   pipelineChannel.on("snapshot", (m) => (m.state.pipelines || []).forEach((p) => renderPipeline(p)));
   pipelineChannel.on("pipeline_update", (m) => {
+    const before = pipelines.get(m.pipeline_id);
+    if (before && before.stage !== m.stage && ["completed", "failed"].includes(m.stage)) {
+      toast(`Pipeline ${m.pipeline_id} ${m.stage}.`, m.stage === "failed" ? "bad" : "ok");
+    }
     const p = { ...(pipelines.get(m.pipeline_id) || {}), pipeline_id: m.pipeline_id, stage: m.stage, progress: m.progress, error: m.data.error };
     pipelines.set(m.pipeline_id, p);
     renderPipeline(p);
+    refreshDetail("pipeline", m.pipeline_id, m.stage);
   });
   $("#pipeline-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -389,33 +419,194 @@
   });
 
   // -- metrics --------------------------------------------------------------------
-  const series = { cpu: [], memory: [], connections: [], rps: [], latency: [] };
-  const keep = 60;
-  function draw(svg, values) {
-    const max = Math.max(1, ...values);
-    const step = values.length > 1 ? 300 / (values.length - 1) : 0;
-    const points = values.map((v, i) => `${(i * step).toFixed(1)},${(78 - (v / max) * 74).toFixed(1)}`).join(" ");
-    svg.replaceChildren(document.createElementNS("http://www.w3.org/2000/svg", "polyline"));
-    svg.firstChild.setAttribute("points", points);
-    svg.dataset.points = String(values.length);
+  // uPlot charts (vendored, static/uplot.*): time axes, units, values under the cursor.
+  // They are filled from the history endpoint for the chosen range, then live samples
+  // are appended; a missing value or a silence longer than three sampling steps is a
+  // gap (null), never a zero.
+  const RANGE_S = { "1h": 3600, "24h": 86400, "7d": 604800, "30d": 2592000 };
+  const charts = {
+    cpu: { label: "CPU", unit: "%", key: "cpu_percent", from: "health" },
+    memory: { label: "Memory", unit: "%", key: "memory_percent", from: "health" },
+    connections: { label: "Connections", unit: "", key: "active_connections", from: "performance" },
+    rps: { label: "Requests/s", unit: "req/s", key: "requests_per_second", from: "performance" },
+    latency: { label: "Latency", unit: "ms", key: "avg_latency_ms", from: "performance" },
+  };
+  let span = RANGE_S["1h"];
+  const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const num = (v) => (v === null || v === undefined || Number.isNaN(v) ? null : Number(v));
+  function withGaps(xs, ys) {
+    const steps = xs.slice(1).map((x, i) => x - xs[i]).sort((p, q) => p - q);
+    const step = steps.length ? steps[Math.floor(steps.length / 2)] : 0;
+    const outX = [], outY = [];
+    xs.forEach((x, i) => {
+      if (i && step && x - xs[i - 1] > 3 * step) {
+        outX.push(xs[i - 1] + step);
+        outY.push(null);
+      }
+      outX.push(x);
+      outY.push(ys[i]);
+    });
+    return [outX, outY];
   }
-  const metricsChannel = channel("metrics");
-  function addSample(s) {
+  function plot(name) {
+    const c = charts[name];
+    const box = $(`#chart-${name}`);
+    const fg = css("--muted"), grid = css("--line");
+    const unit = (v) => (c.unit === "%" ? `${v}%` : `${v}`);
+    c.data = [[], []];
+    c.plot = new uPlot({
+      width: Math.max(box.clientWidth, 160),
+      height: 130,
+      scales: { x: { time: true } },
+      series: [
+        { value: (u, v) => (v === null ? "—" : new Date(v * 1000).toLocaleTimeString()) },
+        { label: c.label, stroke: css("--accent"), width: 1.5, spanGaps: false,
+          value: (u, v) => (v === null ? "—" : `${v.toFixed(1)}${c.unit ? ` ${c.unit}` : ""}`) },
+      ],
+      axes: [
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 48, values: (u, vals) => vals.map(unit) },
+      ],
+      cursor: { drag: { x: false, y: false } },
+    }, c.data, box);
+    new ResizeObserver(() => c.plot.setSize({ width: Math.max(box.clientWidth, 160), height: 130 })).observe(box);
+  }
+  function redraw(name) {
+    const c = charts[name];
+    const [xs, ys] = c.data;
+    const from = Date.now() / 1000 - span;
+    let cut = 0;
+    while (cut < xs.length && xs[cut] < from) cut += 1;
+    c.data = [xs.slice(cut), ys.slice(cut)];
+    c.plot.setData(c.data);
+    $(`#chart-${name}`).dataset.points = String(c.data[1].filter((v) => v !== null).length);
+  }
+  function addSample(s, at) {
+    const t = at ? Date.parse(at) / 1000 : Date.now() / 1000;
     const values = { cpu: s.cpu_percent, memory: s.memory_percent, connections: s.active_connections, rps: s.requests_per_second, latency: s.avg_latency_ms };
-    for (const [key, value] of Object.entries(values)) {
-      series[key].push(value);
-      if (series[key].length > keep) series[key].shift();
-      draw($(`#chart-${key}`), series[key]);
-      $(`#now-${key}`).textContent = Number(value).toFixed(1);
+    for (const [name, value] of Object.entries(values)) {
+      const [xs, ys] = charts[name].data;
+      if (xs.length && t <= xs[xs.length - 1]) continue; // already there (from history)
+      const last = xs[xs.length - 1], step = last - xs[xs.length - 2];
+      if (xs.length >= 2 && t - last > 3 * step) {
+        xs.push(last + step); // silence: a gap
+        ys.push(null);
+      }
+      xs.push(t);
+      ys.push(num(value));
+      redraw(name);
+      $(`#now-${name}`).textContent = value === null || value === undefined ? "—" : Number(value).toFixed(1);
     }
   }
-  metricsChannel.on("snapshot", (m) => m.state.metrics && addSample(m.state.metrics));
-  metricsChannel.on("metrics_update", (m) => addSample(m.metrics));
-  $("#range-form").addEventListener("submit", async (event) => {
+  async function loadHistory(range) {
+    const report = await api("GET", `api/v1/monitoring/metrics?metrics=health,performance&time_range=${range}`);
+    if (!report) return;
+    span = RANGE_S[range];
+    for (const [name, c] of Object.entries(charts)) {
+      const points = report[c.from].series;
+      const [xs, ys] = withGaps(points.map((p) => Date.parse(p.timestamp) / 1000), points.map((p) => num(p[c.key])));
+      const [liveX, liveY] = c.data;
+      const after = liveX.findIndex((x) => x > (xs[xs.length - 1] || 0));
+      c.data = after < 0 ? [xs, ys] : [xs.concat(liveX.slice(after)), ys.concat(liveY.slice(after))];
+      redraw(name);
+    }
+    $("#metrics-panel").dataset.range = range;
+  }
+  Object.keys(charts).forEach(plot);
+  const metricsChannel = channel("metrics");
+  metricsChannel.on("snapshot", (m) => m.state.metrics && addSample(m.state.metrics, m.state.metrics.timestamp));
+  metricsChannel.on("metrics_update", (m) => addSample(m.metrics, m.timestamp));
+  $("#range-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const report = await api("GET", `api/v1/monitoring/metrics?metrics=health&time_range=${$("#range").value}`);
-    if (report) draw($("#chart-history"), report.health.series.map((p) => p.cpu_percent || 0));
+    loadHistory($("#range").value);
   });
+  $("#range").addEventListener("change", () => loadHistory($("#range").value));
+
+  // -- detail views ---------------------------------------------------------------
+  // One dialog shows a task, a competition or a pipeline as the API returns it, and is
+  // read again when the record it shows finishes.
+  const detail = $("#detail");
+  let shown = null;
+  const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+  const fields = (pairs) =>
+    el("dl", { class: "fields" }, ...pairs.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value === null || value === undefined || value === "" ? "—" : value)]));
+  const block = (title, text, cls = "") => (text ? [el("h3", {}, title), el("pre", { class: cls, "data-role": title.toLowerCase() }, text)] : []);
+  function showDetail(kind, id, title, ...body) {
+    shown = { kind, id };
+    $("#detail-title").textContent = title;
+    $("#detail-body").replaceChildren(...body.flat());
+    if (!detail.open) detail.showModal();
+  }
+  function refreshDetail(kind, id, status) {
+    if (!detail.open || !shown || shown.kind !== kind || shown.id !== id) return;
+    if (!["completed", "failed", "cancelled", "error", "running"].includes(status)) return;
+    ({ task: showTask, competition: showCompetition, pipeline: showPipeline })[kind](id);
+  }
+  detail.addEventListener("close", () => (shown = null));
+  async function showTask(id) {
+    const t = await api("GET", `api/v1/tasks/${id}`);
+    if (!t) return;
+    const m = t.metrics || {};
+    const cancel = $("#detail-cancel");
+    cancel.hidden = false;
+    cancel.disabled = !["pending", "running"].includes(t.status);
+    cancel.onclick = async () => {
+      if (await api("POST", `api/v1/tasks/${id}/cancel`)) showTask(id);
+    };
+    showDetail("task", id, `Task ${t.taskId}`,
+      fields([
+        ["Status", el("span", { class: `badge ${t.status}`, "data-role": "status" }, t.status)],
+        ["Agent", t.agentType], ["Technique", t.techniqueUsed], ["Provider", m.provider],
+        ["Tokens", m.tokensUsed], ["Cost", typeof m.costUsd === "number" ? `$${m.costUsd.toFixed(4)}` : null],
+        ["Latency", typeof m.latencyMs === "number" ? `${Math.round(m.latencyMs)} ms` : null],
+      ]),
+      el("ol", { class: "timeline", "aria-label": "Status timeline" },
+        el("li", {}, `created ${when(t.createdAt)}`),
+        ...(t.status !== "pending" ? [el("li", {}, `started ${when(m.startTime)}`)] : []),
+        ...(m.endTime ? [el("li", {}, `${t.status} ${when(m.endTime)}`)] : [])),
+      block("Prompt", t.prompt), block("Result", t.result), block("Error", t.error, "error"));
+  }
+  async function showCompetition(id) {
+    const c = await api("GET", `api/v1/round-table/${id}`);
+    if (!c) return;
+    $("#detail-cancel").hidden = true;
+    const judge = c.ab_test;
+    showDetail("competition", id, `Competition ${c.competition_id}`,
+      fields([
+        ["Status", el("span", { class: `badge ${c.status}`, "data-role": "status" }, c.status)],
+        ["Winner", c.winner ? c.winner.provider : null], ["Cost", `$${(c.total_cost_usd || 0).toFixed(4)}`],
+        ["Duration", `${Math.round(c.total_duration_ms || 0)} ms`], ["Created", when(c.created_at)],
+      ]),
+      block("Prompt", c.prompt),
+      block("Judge", judge ? `${judge.judge} (confidence ${judge.confidence}): ${judge.reasoning}` : ""),
+      block("Error", c.error, "error"),
+      ...(c.entries || []).map((e) => [
+        el("h3", { "data-role": "entry" }, `#${e.rank} ${e.provider} (${e.model}) — ${e.error ? "failed" : e.total_score.toFixed(1)}`),
+        el("p", { class: "scores" }, Object.entries(e.scores || {}).map(([k, v]) => `${k} ${Number(v).toFixed(0)}`).join(" · ")),
+        el("pre", { class: e.error ? "error" : "" }, e.error || e.response || ""),
+      ]));
+  }
+  async function showPipeline(id) {
+    const p = await api("GET", `api/v1/3d-pipeline/${id}`);
+    if (!p) return;
+    $("#detail-cancel").hidden = true;
+    const v = p.validation || {};
+    const download = p.stage === "completed" && p.asset_status === "available"
+      ? el("a", { href: new URL(`api/v1/3d-pipeline/${id}/asset`, base).href, "data-role": "download", onclick: (e) => downloadAsset(e, id) }, "Download GLB")
+      : null;
+    showDetail("pipeline", id, `Pipeline ${p.pipeline_id}`,
+      fields([
+        ["Stage", el("span", { class: `badge ${p.stage}`, "data-role": "status" }, p.stage)],
+        ["Progress", `${Math.round(p.progress || 0)}%`], ["Quality", p.quality], ["Format", p.format],
+        ["Generator", p.generator], ["Created", when(p.created_at)], ["Completed", p.completed_at ? when(p.completed_at) : null],
+        ["Asset", download || p.asset_status],
+      ]),
+      block("Prompt", p.prompt),
+      block("Validation", p.validation ? [`${v.size_bytes ?? "?"} bytes, ${v.triangles ?? "?"} triangles`,
+        `textures: ${(v.textures || []).map((x) => `${x.width}x${x.height}`).join(", ") || "none"}`,
+        `errors: ${(v.errors || []).join("; ") || "none"}`].join("\n") : ""),
+      block("Error", p.error, "error"));
+  }
 
   for (const client of Object.values(channels)) client.connect();
   if (sessionStorage.getItem(tokenKey)) signIn();
@@ -423,5 +614,5 @@
     $("#pipelines-empty").textContent = "Paste a token above to load the history.";
     $("#competitions-empty").textContent = "Paste a token above to load the history.";
   }
-  window.devskyyDashboard = { channels, agents, tasks };
+  window.devskyyDashboard = { channels, agents, tasks, charts, withGaps };
 })();
