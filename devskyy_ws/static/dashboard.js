@@ -165,7 +165,8 @@
     const type = m.data.agent_type || m.agent_id.replace(/-\d+$/, "");
     const previous = agents.get(type) || { type };
     agents.set(type, { ...previous, status: m.status === "completed" || m.status === "error" ? previous.status : m.status });
-    if (m.status === "completed" || m.status === "idle") refreshAgent(type);
+    // Its stats need the API: only with a token (without one the status still shows).
+    if ((m.status === "completed" || m.status === "idle") && sessionStorage.getItem(tokenKey)) refreshAgent(type);
     renderAgents();
   });
   async function refreshAgent(type) {
