@@ -191,9 +191,9 @@ def _task_paths(c: Refs) -> dict[str, Any]:
                     ),
                     query(
                         "q",
-                        {"type": "string", "maxLength": 200},
-                        "Search: tasks whose record holds this text (prompt, result, error),"
-                        " ignoring case, among the newest 10,000 the other filters select",
+                        {"type": "string", "maxLength": q.MAX_SEARCH_CHARS},
+                        "Search: tasks holding this text (prompt, result, error), any case,"
+                        f" among the newest {q.SEARCH_WINDOW:,} the other filters select",
                     ),
                 ],
             ),

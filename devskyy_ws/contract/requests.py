@@ -19,7 +19,9 @@ from .messages import CHANNELS
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_SEARCH_CHARS",
     "REQUEST_BODIES",
+    "SEARCH_WINDOW",
     "CompetitionRequest",
     "EventSubmission",
     "ExecuteRequest",
@@ -34,6 +36,10 @@ __all__ = [
 
 PIPELINE_PROMPT_CHARS = (10, 500)
 MAX_BATCH = 1000  # events in one POST /api/v1/events
+MAX_SEARCH_CHARS = 200  # `q` of the task list
+SEARCH_WINDOW = 10_000
+"""A text search reads at most this many of the newest matching records: a search costs
+the same at 100,000 tasks as at 10,000, and finds what an operator is looking for."""
 
 
 class FieldRefused(ValueError):

@@ -138,7 +138,7 @@ class Records(Protocol):
         """Newest first, as (id, stored JSON text): the task list served without decoding
         and encoding every document again (docs/benchmarks.md: 1.3x the requests/s).
         With `text`, only those whose document holds it, ignoring case, among the
-        newest SEARCH_WINDOW (store/sql.py) the other filters select."""
+        newest SEARCH_WINDOW (contract/requests.py) the other filters select."""
 
     async def count(
         self, kind: str, *, group_key: str | None = None, statuses: Sequence[str] | None = None

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from ..contract.requests import SEARCH_WINDOW
 from ..contract.serde import dumps
 from .base import RECORD_COLUMNS, Row, Tally, TallyColumn, record_values
 from .schema import RETENTION, ROLLUPS
@@ -30,9 +31,6 @@ _PUT_SAMPLE = (
     "INSERT INTO samples (resolution, ts, doc) VALUES (?, ?, ?)"
     " ON CONFLICT (resolution, ts) DO UPDATE SET doc = excluded.doc"
 )
-SEARCH_WINDOW = 10_000
-"""A text search reads at most this many of the newest matching records: a search costs
-the same at 100,000 tasks as at 10,000, and finds what an operator is looking for."""
 _TALLY_COLUMNS = frozenset({"group_key", "technique", "category", "provider"})
 
 

@@ -6,14 +6,12 @@ from aiohttp import web
 
 from ...contract.compat import cancelled_task_view
 from ...contract.messages import TASK_STATUSES
-from ...contract.requests import TaskSubmission
+from ...contract.requests import MAX_SEARCH_CHARS, TaskSubmission
 from ...keys import SERVICES_KEY
 from ..responses import json_response
 from .common import query_choice, query_int, query_text, read_body
 
-__all__ = ["MAX_SEARCH", "cancel_task", "get_task", "list_tasks", "submit_task"]
-
-MAX_SEARCH = 200  # characters of `q`
+__all__ = ["cancel_task", "get_task", "list_tasks", "submit_task"]
 
 
 async def list_tasks(request: web.Request) -> web.Response:
@@ -22,7 +20,7 @@ async def list_tasks(request: web.Request) -> web.Response:
     offset = query_int(request, "offset", 0, 0, 10_000_000)  # paging; the answer stays an array
     agent_type = query_choice(request, "agent_type", list(services.agents.agents))
     status = query_choice(request, "status", TASK_STATUSES)
-    text = query_text(request, "q", MAX_SEARCH)
+    text = query_text(request, "q", MAX_SEARCH_CHARS)
     body = await services.tasks.recent_json(
         limit=limit, agent_type=agent_type, status=status, offset=offset, text=text
     )
