@@ -28,6 +28,33 @@
     $("#toasts").append(item);
     setTimeout(() => item.remove(), 6000);
   }
+  // A toast when live work reaches an end state it was not in before.
+  function toastFinished(what, id, before, now) {
+    if (before !== undefined && before !== now && ["completed", "failed"].includes(now)) {
+      toast(`${what} ${id} ${now}.`, now === "failed" ? "bad" : "ok");
+    }
+  }
+  // The list item of a record: found, or made at the top (live) or bottom (history).
+  function listItem(list, attr, id, append) {
+    let item = document.querySelector(`${list} li[${attr}="${id}"]`);
+    if (!item) {
+      item = el("li", { [attr]: id });
+      if (append) $(list).append(item);
+      else $(list).prepend(item);
+    }
+    return item;
+  }
+  // A page of history from the API into a list, newest first, or its empty state.
+  async function loadList(path, list, records, key, render, empty) {
+    const page = await api("GET", path);
+    if (!page) return;
+    $(list).replaceChildren();
+    for (const record of page.items) {
+      records.set(record[key], record);
+      render(record, true);
+    }
+    $(`${list}-empty`).textContent = page.items.length ? "" : empty;
+  }
   $("#token").value = sessionStorage.getItem(tokenKey) || "";
   $("#token-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -274,10 +301,7 @@
     showTasksEmpty();
   });
   tasksChannel.on("task_update", (m) => {
-    const before = tasks.get(m.task_id);
-    if (before && before.status !== m.status && ["completed", "failed"].includes(m.status)) {
-      toast(`Task ${m.task_id} ${m.status}.`, m.status === "failed" ? "bad" : "ok");
-    }
+    toastFinished("Task", m.task_id, tasks.get(m.task_id)?.status, m.status);
     const t = { ...(tasks.get(m.task_id) || {}), task_id: m.task_id, status: m.status, progress: m.progress, agent_type: m.data.agent_type, technique_used: m.data.technique_used, latency_ms: m.data.latency_ms };
     tasks.set(m.task_id, t);
     renderTask(t);
@@ -302,32 +326,16 @@
   }
   const competitions = new Map();
   function renderCompetition(c, append = false) {
-    let item = document.querySelector(`#competitions li[data-competition="${c.competition_id}"]`);
-    if (!item) {
-      item = el("li", { "data-competition": c.competition_id });
-      if (append) $("#competitions").append(item);
-      else $("#competitions").prepend(item);
-    }
+    const item = listItem("#competitions", "data-competition", c.competition_id, append);
     const winner = c.winner ? ` · winner ${c.winner.provider}` : "";
     item.replaceChildren(el("button", { type: "button", class: "link", "data-role": "open", onclick: () => showCompetition(c.competition_id) }, el("code", {}, c.competition_id)), " ", el("span", { class: `badge ${c.status}`, "data-role": "status" }, c.status), winner, " ", el("span", { class: "scores" }, (c.prompt || "").slice(0, 80)));
     $("#competitions-empty").textContent = "";
   }
-  async function loadCompetitions() {
-    const page = await api("GET", "api/v1/round-table?limit=10");
-    if (!page) return;
-    $("#competitions").replaceChildren();
-    for (const c of page.items) {
-      competitions.set(c.competition_id, c);
-      renderCompetition(c, true);
-    }
-    $("#competitions-empty").textContent = page.items.length ? "" : "No competitions yet: start one above.";
-  }
+  const loadCompetitions = () =>
+    loadList("api/v1/round-table?limit=10", "#competitions", competitions, "competition_id", renderCompetition, "No competitions yet: start one above.");
   const rtChannel = channel("round_table");
   rtChannel.on("competition_update", (m) => {
-    const before = competitions.get(m.competition_id);
-    if (before && before.status !== m.stage && ["completed", "failed"].includes(m.stage)) {
-      toast(`Competition ${m.competition_id} ${m.stage}.`, m.stage === "failed" ? "bad" : "ok");
-    }
+    toastFinished("Competition", m.competition_id, competitions.get(m.competition_id)?.status, m.stage);
     const c = { ...(competitions.get(m.competition_id) || { competition_id: m.competition_id }), status: m.stage };
     competitions.set(m.competition_id, c);
     renderCompetition(c);
@@ -369,12 +377,7 @@
   // -- 3D pipeline ----------------------------------------------------------------
   const pipelines = new Map();
   function renderPipeline(p, append = false) {
-    let item = document.querySelector(`#pipelines li[data-pipeline="${p.pipeline_id}"]`);
-    if (!item) {
-      item = el("li", { "data-pipeline": p.pipeline_id });
-      if (append) $("#pipelines").append(item);
-      else $("#pipelines").prepend(item);
-    }
+    const item = listItem("#pipelines", "data-pipeline", p.pipeline_id, append);
     $("#pipelines-empty").textContent = "";
     const parts = [el("button", { type: "button", class: "link", "data-role": "open", onclick: () => showPipeline(p.pipeline_id) }, el("code", {}, p.pipeline_id)), " ", el("span", { class: `badge ${p.stage}`, "data-role": "status" }, p.stage), " ", el("progress", { max: "100", value: String(p.progress || 0), "aria-label": `Progress of ${p.pipeline_id}` })];
     if (p.stage === "completed") parts.push(" ", el("a", { href: new URL(`api/v1/3d-pipeline/${p.pipeline_id}/asset`, base).href, "data-role": "download", onclick: (e) => downloadAsset(e, p.pipeline_id) }, "Download GLB"));
@@ -391,23 +394,12 @@
     link.click();
     URL.revokeObjectURL(url);
   }
-  async function loadPipelines() {
-    const page = await api("GET", "api/v1/3d-pipeline?limit=20");
-    if (!page) return;
-    $("#pipelines").replaceChildren();
-    for (const p of page.items) {
-      pipelines.set(p.pipeline_id, p);
-      renderPipeline(p, true);
-    }
-    $("#pipelines-empty").textContent = page.items.length ? "" : "No pipelines yet: generate one above.";
-  }
+  const loadPipelines = () =>
+    loadList("api/v1/3d-pipeline?limit=20", "#pipelines", pipelines, "pipeline_id", renderPipeline, "No pipelines yet: generate one above.");
   const pipelineChannel = channel("3d_pipeline");
   pipelineChannel.on("snapshot", (m) => (m.state.pipelines || []).forEach((p) => renderPipeline(p)));
   pipelineChannel.on("pipeline_update", (m) => {
-    const before = pipelines.get(m.pipeline_id);
-    if (before && before.stage !== m.stage && ["completed", "failed"].includes(m.stage)) {
-      toast(`Pipeline ${m.pipeline_id} ${m.stage}.`, m.stage === "failed" ? "bad" : "ok");
-    }
+    toastFinished("Pipeline", m.pipeline_id, pipelines.get(m.pipeline_id)?.stage, m.stage);
     const p = { ...(pipelines.get(m.pipeline_id) || {}), pipeline_id: m.pipeline_id, stage: m.stage, progress: m.progress, error: m.data.error };
     pipelines.set(m.pipeline_id, p);
     renderPipeline(p);
