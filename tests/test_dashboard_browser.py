@@ -25,6 +25,12 @@ async def _all_open(page: Any) -> None:
         )
 
 
+async def _sign_in(page: Any, token: str) -> None:
+    """Paste a token into the open page, as a user does."""
+    await page.fill("#token", token)
+    await page.click("#token-form button[type=submit]")
+
+
 async def _shot(page: Any, name: str, selector: str | None = None) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     path = str(ARTIFACTS / f"{name}.png")
@@ -56,8 +62,7 @@ async def test_dashboard_end_to_end(tmp_path: Path) -> None:
             assert "mint one" in await page.inner_text("#auth-status")
             assert errors and all("401" in e for e in errors), errors
             errors.clear()
-            await page.fill("#token", token)
-            await page.click("#token-form button[type=submit]")
+            await _sign_in(page, token)
             await page.wait_for_function(
                 "document.querySelector('#auth-status').textContent.includes('Signed in')"
             )
@@ -184,8 +189,7 @@ async def test_history_loads_on_open_and_pages_filters_and_searches(tmp_path: Pa
             await _all_open(page)
             for empty in ("#pipelines-empty", "#competitions-empty"):  # nothing before a token
                 assert "Paste a token" in await page.inner_text(empty)
-            await page.fill("#token", token)
-            await page.click("#token-form button[type=submit]")
+            await _sign_in(page, token)
             assert await _rows(page, 20) == newest[:20]  # one page, newest first
             assert await page.is_enabled("#tasks-older") and await page.is_disabled("#tasks-newer")
             await page.click("#tasks-older")
@@ -242,8 +246,7 @@ async def test_detail_views_show_a_task_a_competition_and_a_pipeline(tmp_path: P
         ):
             await page.goto(server.base + "/")
             await _all_open(page)
-            await page.fill("#token", token)
-            await page.click("#token-form button[type=submit]")
+            await _sign_in(page, token)
             await _rows(page, 1)
             await page.click(f'#tasks tr[data-task="{task_id}"] [data-role="open"]')
             await page.wait_for_selector("#detail[open] [data-role=result]")
@@ -295,8 +298,7 @@ async def test_layout_holds_on_a_laptop_and_a_phone(tmp_path: Path) -> None:
             ) as (page, errors):
                 await page.goto(server.base + "/")
                 await _all_open(page)
-                await page.fill("#token", token)
-                await page.click("#token-form button[type=submit]")
+                await _sign_in(page, token)
                 await _rows(page, 20)
                 layout = await page.evaluate(
                     """(() => {
@@ -348,8 +350,7 @@ async def test_the_page_shows_the_token_expiry_and_asks_again_when_it_passes(
         ):
             await page.goto(server.base + "/")
             await _all_open(page)
-            await page.fill("#token", token)
-            await page.click("#token-form button[type=submit]")
+            await _sign_in(page, token)
             await page.wait_for_function(
                 "document.querySelector('#auth-status').textContent.includes('until')"
             )
