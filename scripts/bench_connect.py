@@ -49,28 +49,30 @@ def serve_bare(port: int) -> None:
     async def socket_handler(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        sockets.add(ws)
+        members = sockets.setdefault(request.match_info["channel"], set())
+        members.add(ws)
         async for _ in ws:
             pass
-        sockets.discard(ws)
+        members.discard(ws)
         return ws
 
     async def publish(request: web.Request) -> web.Response:
         """The storm's producer: the message to every socket, as devskyy's /events does."""
         doc = json.loads(await request.read())
         data = json.dumps(doc["message"], separators=(",", ":"))
-        for ws in list(sockets):
+        members = list(sockets.get(doc["channel"], ()))
+        for ws in members:
             if not ws.closed:
                 await ws.send_str(data)
-        return web.json_response({"delivered": len(sockets)}, status=202)
+        return web.json_response({"delivered": len(members)}, status=202)
 
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    sockets: set[web.WebSocketResponse] = set()
+    sockets: dict[str, set[web.WebSocketResponse]] = {}
     app = web.Application()
     app.router.add_post("/api/v1/events", publish)
-    app.router.add_get("/api/ws/tasks", socket_handler)
+    app.router.add_get("/api/ws/{channel}", socket_handler)
     app.router.add_get("/health", health)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None,
                 loop=new_event_loop("auto"), backlog=4096)  # fmt: skip
@@ -117,6 +119,33 @@ async def storm(
         elapsed = time.perf_counter() - started
         await asyncio.gather(*(ws.close() for ws in opened if ws is not None))
     return {"seconds": elapsed, "refused": refused, "retried": retried}
+
+
+def start_servers(data: Path, *flags: str) -> dict[str, tuple[int, subprocess.Popen[bytes]]]:
+    """devskyy (`--ws-auth optional` and `flags`, defaults otherwise) and the bare handler,
+    each on a free port, healthy: {kind: (port, process)}."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    commands = {
+        "devskyy": [sys.executable, "-m", "devskyy_ws", "--data-dir", str(data),
+                    "--ws-auth", "optional", "--log-level", "WARNING", *flags],
+        "bare": [sys.executable, __file__],
+    }  # fmt: skip
+    servers = {}
+    for kind, command in commands.items():
+        port = free_port()
+        flag = "--port" if kind == "devskyy" else "--serve-bare"
+        servers[kind] = (port, subprocess.Popen([*command, flag, str(port)], env=env,
+                                                stdout=subprocess.DEVNULL,
+                                                stderr=subprocess.DEVNULL))  # fmt: skip
+    for port, _ in servers.values():
+        wait_healthy(port)
+    return servers
+
+
+def stop_servers(servers: dict[str, tuple[int, subprocess.Popen[bytes]]]) -> None:
+    for _, server in servers.values():
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def storm_command(
@@ -222,35 +251,18 @@ def reconnect_round(port: int, token: str, sockets: int) -> dict[str, Any]:
 
 
 def reconnect(sockets: int, rounds: int) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory(prefix="devskyy-bench-reconnect-") as scratch:
         data = Path(scratch) / "data"
-        ports = {"devskyy": free_port(), "bare": free_port()}
-        servers = {
-            "devskyy": subprocess.Popen(
-                [sys.executable, "-m", "devskyy_ws", "--port", str(ports["devskyy"]),
-                 "--data-dir", str(data), "--ws-auth", "optional", "--trusted-proxies",
-                 "127.0.0.1/32", "--log-level", "WARNING"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ),
-            "bare": subprocess.Popen(
-                [sys.executable, __file__, "--serve-bare", str(ports["bare"])],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ),
-        }  # fmt: skip
+        servers = start_servers(data, "--trusted-proxies", "127.0.0.1/32")
         try:
-            for port in ports.values():
-                wait_healthy(port)
             token = mint_token(data, "storm", "publish")
             for _ in range(rounds):
-                for kind, port in ports.items():
+                for kind, (port, _) in servers.items():
                     row = {"server": kind, **reconnect_round(port, token, sockets)}
                     print(json.dumps(row), flush=True)
                     time.sleep(2.0)  # the closed sockets' handlers finish
         finally:
-            for server in servers.values():
-                server.terminate()
-                server.wait(timeout=30)
+            stop_servers(servers)
 
 
 def main() -> int:
@@ -281,34 +293,17 @@ def main() -> int:
         print(f"cores: {os.cpu_count()}  reconnect storm of {args.reconnect}", flush=True)
         reconnect(args.reconnect, args.rounds)
         return 0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     print(f"cores: {os.cpu_count()}  sockets: {args.sockets}  in flight: {args.in_flight}")
     with tempfile.TemporaryDirectory(prefix="devskyy-bench-connect-") as scratch:
-        ports = {"devskyy": free_port(), "bare": free_port()}
-        servers = {
-            "devskyy": subprocess.Popen(
-                [sys.executable, "-m", "devskyy_ws", "--port", str(ports["devskyy"]),
-                 "--data-dir", str(Path(scratch) / "data"), "--ws-auth", "optional",
-                 "--log-level", "WARNING"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ),
-            "bare": subprocess.Popen(
-                [sys.executable, __file__, "--serve-bare", str(ports["bare"])],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ),
-        }  # fmt: skip
+        servers = start_servers(Path(scratch) / "data")
         try:
-            for port in ports.values():
-                wait_healthy(port)
-            runs: dict[str, list[dict[str, float]]] = {k: [] for k in ports}
+            runs: dict[str, list[dict[str, float]]] = {k: [] for k in servers}
             for _ in range(args.rounds):
-                for kind, port in ports.items():
+                for kind, (port, _) in servers.items():
                     runs[kind].append(run_storm(port, args.sockets, args.in_flight))
                     time.sleep(1.0)  # let the closed sockets' server handlers finish
         finally:
-            for server in servers.values():
-                server.terminate()
-                server.wait(timeout=30)
+            stop_servers(servers)
     medians = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
     ratios = [
         d["seconds"] / b["seconds"] for d, b in zip(runs["devskyy"], runs["bare"], strict=True)
