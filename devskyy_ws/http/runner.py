@@ -102,7 +102,9 @@ async def serve(
     runner = ContractRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     try:
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        # SockSite hands its own backlog (default 128) to the loop, which calls listen()
+        # again with it: without passing ours, the storm-sized queue bound above is lost.
+        await web.SockSite(runner, sock, backlog=BACKLOG).start()
         announce()
         await stop.wait()
     finally:
