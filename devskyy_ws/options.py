@@ -120,7 +120,7 @@ SERVE_OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "DEVSKYY_MAX_CONNECTIONS",
         "max_connections",
         _number(int, 1),
-        "live sockets over all channels (10000)",
+        "live sockets over all channels (20000)",
     ),
     (
         "--max-connections-per-ip",

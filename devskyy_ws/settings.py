@@ -110,7 +110,9 @@ class Settings:
     # WebSockets.
     keepalive: float = attrs.field(default=25.0, validator=_positive)
     heartbeat: float | None = None
-    max_connections: int = attrs.field(default=10_000, validator=_positive)
+    # Room for a deploy's reconnect storm: 10,000 dashboards coming back while 10,000 stay
+    # (a rolling restart of two instances). An idle socket costs ~24 KB, so ~480 MB full.
+    max_connections: int = attrs.field(default=20_000, validator=_positive)
     max_connections_per_ip: int = attrs.field(default=5_000, validator=_positive)
     max_message_bytes: int = attrs.field(default=65_536, validator=_positive)
     send_buffer_bytes: int = attrs.field(default=1024 * 1024, validator=_positive)

@@ -134,6 +134,11 @@ def test_the_default_limits_admit_an_office_behind_one_address() -> None:
     assert not buckets.take("office", now=10.0)[0]  # a host hammering past it is refused
 
 
+def test_the_default_limits_admit_a_deploys_reconnect_storm_beside_those_that_stay() -> None:
+    """A rolling restart of two instances: 10,000 sockets move while 10,000 stay put."""
+    assert Settings().max_connections >= 10_000 + 10_000
+
+
 async def test_a_thousand_dashboards_sockets_connect_at_the_defaults(
     make_client: ClientFactory,
 ) -> None:

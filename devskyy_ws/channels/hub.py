@@ -66,7 +66,7 @@ class Hub:
         history_size: int = 1000,
         history_ttl: float = 300.0,
         history_bytes: int = 4 * 1024 * 1024,
-        max_connections: int = 10_000,
+        max_connections: int = 20_000,
         broker: Broker | None = None,
     ) -> None:
         self.history_bytes = history_bytes
