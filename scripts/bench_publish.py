@@ -2,7 +2,7 @@
 """Producers' paths, each beside like-for-like references, side by side in one run.
 
     python scripts/bench_publish.py [--subscribers 1,1000,5000] [--batches 1,10,100]
-                                    [--paths post,ws,node] [--seconds 3] [--rounds 3]
+                                    [--paths post,ws,ingest,node] [--seconds 3] [--rounds 3]
 
 Servers (each its own process, taking turns round after round):
   devskyy - the real server (`python -m devskyy_ws`: limits off for the load, a send
@@ -15,6 +15,11 @@ Servers (each its own process, taking turns round after round):
 Paths:
   post - POST /api/v1/events, one event or batches, wrk with up to 32 connections
   ws   - /api/ws/publish: one producer pipelining single events, up to 1,000 unacknowledged
+  ingest - Redis (127.0.0.1:6379): one producer XADDing to the ingest stream in pipelines
+         of 100, never more than 2,000 entries ahead of the consumer group; devskyy with
+         `--broker redis://` (every event through the broker's stream and back), bare
+         reading the stream in its own group, 100 entries at a time, fanning each read
+         out in one write per socket and acknowledging it in one XACK
   node - the Node loop with the same batch sizes
 Subscribers: N sockets on /api/ws/tasks per server, spread over `--subscriber-procs`
 processes, reading and discarding. Each measured run lasts from its start until every
@@ -27,9 +32,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
+import secrets
 import signal
 import statistics
 import subprocess
@@ -37,6 +44,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,14 +59,19 @@ EVENT = {
 }  # fmt: skip
 
 
+REDIS = "redis://127.0.0.1:6379/0"
+INGEST_AHEAD = 2000  # entries the ingest producer may be ahead of the consumer group
+INGEST_PIPELINE = 100
+
+
 def body_for(batch: int) -> dict[str, Any]:
     return EVENT if batch == 1 else {"events": [EVENT] * batch}
 
 
 # --------------------------------------------------------------------------- servers
-def serve_bare(port: int) -> None:
+def serve_bare(port: int, ingest_prefix: str | None = None) -> None:
     """The reference: the same work with nothing else (no auth, limits, history, checks
-    beyond the channel)."""
+    beyond the channel). With `ingest_prefix`, it also consumes that Redis ingest stream."""
     from aiohttp import WSMsgType, web
 
     from devskyy_ws.channels.frames import text_frame
@@ -112,7 +125,34 @@ def serve_bare(port: int) -> None:
     async def health(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def consume_ingest(_: web.Application) -> AsyncIterator[None]:
+        import redis.asyncio as aioredis
+        from redis.exceptions import ResponseError
+
+        client = aioredis.from_url(REDIS, decode_responses=True)
+        key = f"{ingest_prefix}:ingest"
+        with contextlib.suppress(ResponseError):  # BUSYGROUP
+            await client.xgroup_create(key, "bare", id="$", mkstream=True)
+
+        async def consume() -> None:
+            while True:
+                answer = await client.xreadgroup("bare", "one", {key: ">"}, count=100, block=1000)
+                for _, entries in answer or []:
+                    fan_out([{"channel": fields["channel"],
+                              "message": json.loads(fields["message"])}
+                             for _, fields in entries])  # fmt: skip
+                    await client.xack(key, "bare", *(entry_id for entry_id, _ in entries))
+
+        consumer = asyncio.create_task(consume())
+        yield
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
+        await client.aclose()
+
     app = web.Application(client_max_size=4 * 1024 * 1024)
+    if ingest_prefix:
+        app.cleanup_ctx.append(consume_ingest)
     app.router.add_get("/api/ws/publish", publish_socket)
     app.router.add_get("/api/ws/tasks", socket_handler)
     app.router.add_post("/api/v1/events", publish)
@@ -193,17 +233,77 @@ async def ws_load(port: int, token: str, seconds: float, window: int) -> None:
     print(json.dumps({"acked": acked, "elapsed": elapsed}), flush=True)
 
 
-def start(kind: str, port: int, data: Path) -> subprocess.Popen[bytes]:
+async def ingest_load(prefix: str, group: str, seconds: float) -> None:
+    """One producer XADDing in pipelines, at most INGEST_AHEAD entries ahead of what
+    `group` has acknowledged (Redis 7's lag plus the pending entries); prints {"added"}."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(REDIS, decode_responses=True)
+    key = f"{prefix}:ingest"
+    fields = {"channel": EVENT["channel"], "message": json.dumps(EVENT["message"])}
+    added = 0
+
+    async def lag() -> int:
+        for info in await client.xinfo_groups(key):
+            if info["name"] == group:
+                return int(info["lag"] or 0) + int(info["pending"])
+        raise SystemExit(f"no consumer group {group} on {key}")
+
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        if await lag() > INGEST_AHEAD - INGEST_PIPELINE:
+            await asyncio.sleep(0.001)  # the consumer is behind: a producer would wait too
+            continue
+        pipe = client.pipeline(transaction=False)
+        for _ in range(INGEST_PIPELINE):
+            pipe.xadd(key, fields)
+        await pipe.execute()
+        added += INGEST_PIPELINE
+    while await lag():
+        await asyncio.sleep(0.01)
+    await client.xtrim(key, maxlen=0)  # read and acknowledged: Redis need not keep it
+    await client.aclose()
+    print(json.dumps({"added": added}), flush=True)
+
+
+def ingest_turn(prefix: str, group: str, seconds: float) -> int:
+    """The ingest producer for `seconds`; returns the entries it added."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--ingest-load", prefix, group, str(seconds)],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    return int(json.loads(done.stdout.strip().splitlines()[-1])["added"])
+
+
+def drop_keys(prefix: str) -> None:
+    """Every Redis key a run made under `prefix`."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def start(kind: str, port: int, data: Path, prefix: str = "") -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if kind == "bare":
         command = [sys.executable, __file__, "--serve-bare", str(port)]
+    elif kind == "bare-ingest":
+        command = [sys.executable, __file__, "--serve-bare", str(port), "--ingest-prefix",
+                   f"{prefix}-bare"]  # fmt: skip
     elif kind == "node":
         command = ["node", str(ROOT / "scripts" / "node_broadcast.mjs"), str(port)]
     else:
+        own = data if kind == "devskyy" else data.with_name(f"data-{kind}")  # one file each
         command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir",
-                   str(data), "--rate-limit", "0", "--publish-rate", "0", "--handshake-rate",
+                   str(own), "--rate-limit", "0", "--publish-rate", "0", "--handshake-rate",
                    "0", "--send-buffer", str(16 * 1024 * 1024), "--log-level", "WARNING",
                    "--metrics-interval", "3600"]  # fmt: skip
+        if kind == "devskyy-ingest":
+            command += ["--broker", f"{REDIS}?prefix={prefix}-devskyy"]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -275,7 +375,9 @@ def settle(pids: list[int], limit: float = 120.0) -> float:
         started = time.monotonic()
         before = sum(cpu_seconds(pid) for pid in pids)
         time.sleep(SAMPLE_S)
-        if sum(cpu_seconds(pid) for pid in pids) - before < 0.1 * SAMPLE_S * len(pids):
+        # Idle: all of them together under a tenth of one core (per process, the readers
+        # of the busy server could be starved by it and still pass for idle).
+        if sum(cpu_seconds(pid) for pid in pids) - before < 0.1 * SAMPLE_S:
             return started
     raise SystemExit("the subscribers never caught up")
 
@@ -332,17 +434,23 @@ def main() -> int:
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--subscribe", nargs=2, type=int, help=argparse.SUPPRESS)
     parser.add_argument("--ws-load", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--ingest-load", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--ingest-prefix", help=argparse.SUPPRESS)
     parser.add_argument("--subscribers", default="1,1000,5000")
     parser.add_argument("--subscriber-procs", type=int, default=2)
     parser.add_argument("--batches", default="1,10,100")
-    parser.add_argument("--paths", default="post,ws,node")
+    parser.add_argument("--paths", default="post,ws,ingest,node")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--client", choices=["wrk", "python"], default=default_client())
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
     if args.serve_bare:
-        serve_bare(args.serve_bare)
+        serve_bare(args.serve_bare, args.ingest_prefix)
+        return 0
+    if args.ingest_load:
+        prefix, group, seconds = args.ingest_load
+        asyncio.run(ingest_load(prefix, group, float(seconds)))
         return 0
     if args.subscribe:
         asyncio.run(hold_subscribers(*args.subscribe))
@@ -359,8 +467,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="devskyy-bench-publish-") as scratch:
         data = Path(scratch) / "data"
         kinds = ["devskyy", "bare"] + (["node"] if "node" in paths else [])
+        kinds += ["devskyy-ingest", "bare-ingest"] if "ingest" in paths else []
+        prefix = f"bench-publish-{secrets.token_hex(4)}"
         ports = {kind: free_port() for kind in kinds}
-        servers = {kind: start(kind, port, data) for kind, port in ports.items()}
+        servers = {kind: start(kind, port, data, prefix) for kind, port in ports.items()}
         pids = {kind: server.pid for kind, server in servers.items()}
         token = mint_token(data, "bench", "publish")
         try:
@@ -381,6 +491,11 @@ def main() -> int:
                                  for k in pair}  # fmt: skip
                         row = measure(turns, args.seconds, args.rounds, n, holders)
                         rows.append({"path": "ws", "batch": 1, **row})
+                    if "ingest" in paths:
+                        turns = {k: (pids[f"{k}-ingest"], partial(ingest_turn, f"{prefix}-{k}", k))
+                                 for k in pair}  # fmt: skip
+                        row = measure(turns, args.seconds, args.rounds, n, holders)
+                        rows.append({"path": "ingest", "batch": 1, **row})
                     for batch in batches if "node" in paths else []:
                         turn = partial(node_turn, ports["node"], batch)
                         row = measure({"node": (pids["node"], turn)}, args.seconds, args.rounds,
@@ -398,6 +513,8 @@ def main() -> int:
             for server in servers.values():
                 server.terminate()
                 server.wait(timeout=30)
+            if "ingest" in paths:
+                drop_keys(prefix)
     if args.json:
         args.json.write_text(
             json.dumps(

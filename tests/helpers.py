@@ -47,3 +47,17 @@ async def updates(
         if doc["type"] == kind:
             got.append(doc)
     return got
+
+
+def record_runs(broker: Any) -> list[int]:
+    """The length of every run `broker` hands its hub from now on (a run leaves each
+    socket in one write)."""
+    runs: list[int] = []
+    deliver = broker._deliver
+
+    def recording(channel: str, run: Any) -> list[int]:
+        runs.append(len(run))
+        return deliver(channel, run)  # type: ignore[no-any-return]
+
+    broker._deliver = recording
+    return runs

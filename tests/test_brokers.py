@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from devskyy_ws.channels.brokers import MemoryBroker, open_broker, stamp
+from devskyy_ws.contract.events import EventRefused
 
 
 async def test_memory_broker_stamps_seq_and_epoch_per_channel() -> None:
@@ -18,7 +19,7 @@ async def test_memory_broker_stamps_seq_and_epoch_per_channel() -> None:
         got.extend((channel, seq, payload) for seq, payload in run)
         return [7] * len(run)
 
-    async def ingest(raw: object) -> None:
+    async def ingest(entries: Sequence[tuple[object, object]]) -> list[EventRefused | None]:
         raise AssertionError("the memory broker has no ingest stream")
 
     await broker.start(deliver, ingest)

@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 from devskyy_ws import HUB_KEY, Settings, create_app
 from devskyy_ws.contract.messages import TaskUpdate
 
+from .conftest import ClientFactory, auth
+from .helpers import record_runs
 from .server_process import ServerProcess
 from .system import REDIS, postgres_url, redis_url
 
@@ -184,3 +186,28 @@ def test_an_unreachable_broker_fails_start_up_clearly(tmp_path: Path) -> None:
     )
     assert out.returncode == 1
     assert "could not start" in out.stderr and "Traceback" not in out.stderr
+
+
+async def test_a_posted_batch_goes_through_redis_as_one_run(
+    make_client: ClientFactory, redis_url: str
+) -> None:
+    """The batch's appends are one MULTI/EXEC: read back as one run, in order, with each
+    event's local deliveries in the answer."""
+    client = await make_client(broker=redis_url)
+    ws = await client.ws_connect("/api/ws/tasks")
+    await ws.send_json({"type": "ping"})
+    assert json.loads((await ws.receive(timeout=5)).data)["type"] == "pong"
+    runs = record_runs(client.app[HUB_KEY].broker)
+    events = [
+        {"channel": "tasks",
+         "message": {"type": "task_update", "task_id": f"b{n}", "status": "running", "progress": n}}
+        for n in range(10)
+    ]  # fmt: skip
+    resp = await client.post("/api/v1/events", json={"events": events}, headers=auth(client))
+    assert resp.status == 202
+    assert await resp.json() == {"accepted": 10, "delivered": [1] * 10}
+    assert runs == [10]
+    got = await _collect(ws, 10)
+    assert [m["task_id"] for m in got] == [f"b{n}" for n in range(10)]
+    assert [m["seq"] for m in got] == list(range(got[0]["seq"], got[0]["seq"] + 10))
+    await ws.close()

@@ -14,6 +14,8 @@ import redis.asyncio as aioredis
 
 from devskyy_ws import HUB_KEY, Settings, create_app
 
+from .conftest import ClientFactory
+from .helpers import record_runs, updates
 from .system import REDIS, redis_url
 
 __all__ = ["redis_url"]
@@ -72,6 +74,39 @@ async def test_each_entry_is_published_once_and_bad_ones_are_counted(
         assert pending["pending"] == 0  # every entry acknowledged, the bad ones too
         metrics = await (await clients[0].get("/metrics")).text()
         assert "devskyy_ingest_events_total" in metrics
+    finally:
+        await reader.close()
+        await redis.aclose()
+
+
+async def test_a_read_of_the_stream_is_published_as_one_batch(
+    make_client: ClientFactory, redis_url: str
+) -> None:
+    """Twenty entries with a bad one among them, added at once: the good ones reach the
+    socket as one run, in order, and the bad one is refused alone."""
+    client = await make_client(broker=redis_url)
+    broker: Any = client.app[HUB_KEY].broker
+    reader = await client.ws_connect("/api/ws/tasks")
+    await reader.send_json({"type": "ping"})
+    assert json.loads((await reader.receive(timeout=5)).data)["type"] == "pong"
+    runs = record_runs(broker)
+    redis: Any = aioredis.from_url(REDIS, decode_responses=True)
+    try:
+        async with redis.pipeline(transaction=True) as pipe:  # one MULTI/EXEC: one read
+            for n in range(20):
+                pipe.xadd(broker.ingest_key, _update(n))
+                if n == 9:
+                    pipe.xadd(broker.ingest_key, {"channel": "tasks", "message": "[" * 10_000})
+            await pipe.execute()
+        got = await updates(reader, 20, wait=10)
+        assert [m["task_id"] for m in got] == [f"t{n}" for n in range(20)]
+        assert runs == [20]
+        for _ in range(250):  # the counts follow the batch's publish, which follows delivery
+            if broker.ingested + broker.ingest_refused == 21:
+                break
+            await asyncio.sleep(0.02)
+        assert (broker.ingested, broker.ingest_refused) == (20, 1)
+        assert (await redis.xpending(broker.ingest_key, "devskyy"))["pending"] == 0
     finally:
         await reader.close()
         await redis.aclose()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from ..contract import serde
+from ..contract.events import EventRefused
 from ..contract.messages import CHANNELS
 from .frames import Entry
 
@@ -21,9 +22,9 @@ __all__ = ["Broker", "Deliver", "Ingest", "MemoryBroker", "open_broker", "stamp"
 Deliver = Callable[[str, Sequence[tuple[int, bytes]]], list[int]]
 """The hub's side: write a channel's consecutive messages `(seq, payload)` to local
 sockets; returns how many sockets each reached."""
-Ingest = Callable[[Any], Awaitable[None]]
-"""The hub's side of the ingest stream: check one producer's event and publish it
-(raises contract.events.EventRefused for one that cannot be published)."""
+Ingest = Callable[[Sequence[tuple[Any, Any]]], Awaitable[list[EventRefused | None]]]
+"""The hub's side of the ingest stream: check a read of entries `(channel, message
+text)` and publish the good ones in order; returns None or the refusal for each."""
 
 
 def stamp(doc: dict[str, Any], seq: int, epoch: str) -> bytes:

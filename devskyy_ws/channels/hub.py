@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from ..contract import serde
-from ..contract.events import parse_event
+from ..contract.events import EventRefused, parse_entry
 from ..contract.messages import CHANNEL_MESSAGES, CHANNELS, Keepalive
 from .brokers import Broker, MemoryBroker
 from .conflation import conflation_key
@@ -182,15 +182,25 @@ class Hub:
         self.stats[channel].published += 1
         return await self.broker.publish(channel, _doc(message))
 
-    async def ingest(self, raw: Any) -> None:
-        """One event a producer put on the broker's ingest stream, checked as the HTTP
-        API checks it.
+    async def ingest(self, entries: Sequence[tuple[Any, Any]]) -> list[EventRefused | None]:
+        """A read of the broker's ingest stream, `(channel, message text)` each, checked
+        as the HTTP API checks an event: the good ones are published in order as one
+        batch (one write per socket), a bad one is refused alone.
 
-        Raises:
-            EventRefused: it cannot be published (the broker logs and counts it).
+        Returns:
+            per entry, None when it was published, else why it was refused.
         """
-        channel, message = parse_event(raw)
-        await self._publish(channel, message)
+        events: list[tuple[str, Any]] = []
+        refusals: list[EventRefused | None] = []
+        for channel, message in entries:
+            try:
+                events.append(parse_entry(channel, message))
+                refusals.append(None)
+            except EventRefused as exc:
+                refusals.append(exc)
+        if events:
+            await self.publish_batch(events)
+        return refusals
 
     async def publish_batch(self, events: list[tuple[str, Any]]) -> list[tuple[int | None, int]]:
         """Publish every event in order, or none if one does not fit its channel. Their

@@ -29,7 +29,6 @@ from urllib.parse import parse_qs, urlsplit
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
-from ..contract.events import EventRefused
 from ..contract.messages import CHANNELS
 from .brokers import Deliver, Ingest, new_epochs, stamp
 from .frames import Entry, text_frame
@@ -160,37 +159,55 @@ class RedisBroker:
     async def publish(self, channel: str, doc: dict[str, Any]) -> tuple[int | None, int]:
         """Append to the stream; (seq, local deliveries) once this instance read it back.
         During an outage the message waits in the outbox, unnumbered: (None, 0)."""
-        if self._outbox or not self._healthy:
-            self._enqueue(channel, doc)
-            return None, 0
-        try:
-            seq = int(await self._append(channel, doc))
-        except (RedisError, OSError) as exc:
-            self._down(exc)
-            self._enqueue(channel, doc)
-            return None, 0
-        if (channel, seq) in self._delivered:
-            return seq, self._delivered[(channel, seq)]  # the reader was quicker than us
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiters[(channel, seq)] = future
-        try:
-            return seq, await asyncio.wait_for(future, 5.0)
-        except TimeoutError:
-            return seq, 0
-        finally:
-            self._waiters.pop((channel, seq), None)
+        return (await self.publish_many(channel, [doc]))[0]
 
     async def publish_many(
         self, channel: str, docs: Sequence[dict[str, Any]]
     ) -> list[tuple[int | None, int]]:
-        """One append each, in order (every instance reads the run back as it can)."""
-        return [await self.publish(channel, doc) for doc in docs]
+        """Appends in one round trip, in one MULTI/EXEC: no other publish comes between
+        them and every reader gets them in one read, so a batch leaves each socket in one
+        write. Then waits (up to 5 s) until this instance has read them back."""
+        if self._outbox or not self._healthy:
+            for doc in docs:
+                self._enqueue(channel, doc)
+            return [(None, 0)] * len(docs)
+        try:
+            if len(docs) == 1:
+                seqs = [int(await self._append(channel, docs[0]))]
+            else:
+                pipe = self._redis.pipeline(transaction=True)
+                for doc in docs:
+                    await self._append(channel, doc, pipe)
+                seqs = [int(seq) for seq in await pipe.execute()]
+        except (RedisError, OSError) as exc:
+            self._down(exc)
+            for doc in docs:
+                self._enqueue(channel, doc)
+            return [(None, 0)] * len(docs)
+        loop = asyncio.get_running_loop()
+        waiting: dict[int, asyncio.Future[int]] = {}
+        for seq in seqs:
+            if (channel, seq) not in self._delivered:  # else the reader was quicker than us
+                self._waiters[(channel, seq)] = waiting[seq] = loop.create_future()
+        try:
+            if waiting:
+                await asyncio.wait(waiting.values(), timeout=5.0)
+        finally:
+            for seq in waiting:
+                self._waiters.pop((channel, seq), None)
+        return [(seq, self._delivered_to(channel, seq, waiting.get(seq))) for seq in seqs]
 
-    async def _append(self, channel: str, doc: dict[str, Any]) -> Any:
+    def _delivered_to(self, channel: str, seq: int, future: asyncio.Future[int] | None) -> int:
+        if future is not None:
+            return future.result() if future.done() else 0  # not read back within 5 s
+        return self._delivered.get((channel, seq), 0)
+
+    async def _append(self, channel: str, doc: dict[str, Any], client: Any = None) -> Any:
         assert self._script is not None
         return await self._script(
             keys=[self._key("ch", channel), self._key("seq", channel)],
             args=[json.dumps(doc, separators=(",", ":")), self.history_size],
+            client=client,
         )
 
     def _enqueue(self, channel: str, doc: dict[str, Any]) -> None:
@@ -289,24 +306,28 @@ class RedisBroker:
                 await asyncio.sleep(min(5.0, 0.05 * 2**attempt))
                 continue
             for _, entries in answer or []:
-                for entry_id, fields in entries:
-                    await self._ingest_one(entry_id, fields)
+                await self._ingest_read(entries)
 
-    async def _ingest_one(self, entry_id: str, fields: dict[str, str]) -> None:
+    async def _ingest_read(self, entries: list[tuple[str, dict[str, str]]]) -> None:
+        """One read: the good entries published in order as one batch, each bad one
+        logged and counted with its reason, all acknowledged in one XACK."""
         assert self._redis is not None
         assert self._ingest is not None
+        fields = [(f.get("channel"), f.get("message")) for _, f in entries]
         try:
-            message = json.loads(fields.get("message", ""))
-            await self._ingest({"channel": fields.get("channel"), "message": message})
-            self.ingested += 1
-        except (EventRefused, ValueError) as exc:
-            self.ingest_refused += 1
-            log.warning("ingest entry %s refused: %s", entry_id, exc)
+            refusals = await self._ingest(fields)
         except Exception:
-            self.ingest_refused += 1
-            log.exception("ingest entry %s failed", entry_id)
+            self.ingest_refused += len(entries)
+            log.exception("ingest of entries %s to %s failed", entries[0][0], entries[-1][0])
+        else:
+            for (entry_id, _), refusal in zip(entries, refusals, strict=True):
+                if refusal is None:
+                    self.ingested += 1
+                else:
+                    self.ingest_refused += 1
+                    log.warning("ingest entry %s refused: %s", entry_id, refusal)
         with contextlib.suppress(RedisError, OSError):
-            await self._redis.xack(self.ingest_key, GROUP, entry_id)
+            await self._redis.xack(self.ingest_key, GROUP, *(entry_id for entry_id, _ in entries))
 
     async def history_since(self, channel: str, since: int) -> list[Entry] | None:
         """Entries after `since` from the stream, or None when the stream lost them."""

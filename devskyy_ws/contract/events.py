@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from . import serde
+from .jsoncheck import check_json
 from .messages import CHANNEL_MESSAGES, type_name
 from .requests import MAX_BATCH, EventSubmission
 
-__all__ = ["EventRefused", "parse_batch", "parse_event"]
+__all__ = ["EventRefused", "parse_batch", "parse_entry", "parse_event"]
 
 
 class EventRefused(ValueError):
@@ -65,6 +66,23 @@ def parse_event(raw: Any) -> tuple[str, Any]:
         code, message, details = serde.refusal(exc, EventSubmission)
         raise EventRefused(code, message, details or None) from exc
     return body.channel, _message_for(body.channel, body.message)
+
+
+def parse_entry(channel: Any, message: Any) -> tuple[str, Any]:
+    """(channel, message object) from an ingest stream entry's two fields, the message
+    being JSON text, read within the same limits as a request body.
+
+    Raises:
+        EventRefused: as `parse_event`, or the message field is missing or not JSON.
+    """
+    if not isinstance(message, str):
+        raise EventRefused("invalid_event", "An entry needs a message field of JSON text.")
+    try:
+        doc = serde.loads_body(message.encode())
+        check_json(doc)
+    except (ValueError, RecursionError) as exc:
+        raise EventRefused("invalid_json", "The message is not JSON within the limits.") from exc
+    return parse_event({"channel": channel, "message": doc})
 
 
 def parse_batch(raw: Any) -> list[tuple[str, Any]]:
