@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,16 @@ async def _rows(page: Any, count: int) -> list[str]:
     return [str(await rows.nth(i).get_attribute("data-task")) for i in range(count)]
 
 
+async def _rows_become(page: Any, ids: list[str]) -> None:
+    """Wait until the task rows are exactly `ids`, in order."""
+    await page.wait_for_function(
+        "ids => [...document.querySelectorAll('#tasks tbody tr')]"
+        ".map(row => row.dataset.task).join() === ids.join()",
+        arg=ids,
+        timeout=10_000,
+    )
+
+
 async def test_history_loads_on_open_and_pages_filters_and_searches(tmp_path: Path) -> None:
     chromium_path()
     server = ServerProcess(tmp_path / "data", "--rate-limit", "0")
@@ -180,7 +191,17 @@ async def test_history_loads_on_open_and_pages_filters_and_searches(tmp_path: Pa
             async with http.post("/api/v1/round-table/compete", json={"prompt": "A slogan"},
                                  headers=h) as resp:  # fmt: skip
                 assert resp.status == 200
-        newest = list(reversed(ids))
+            # Newest first, as the API orders them: tasks made in the same millisecond (the
+            # wire's precision) are ordered by id, not by which POST came first.
+            async with http.get("/api/v1/tasks?limit=25", headers=h) as resp:
+                listed = await resp.json()
+            newest = [task["taskId"] for task in listed]
+            times = [datetime.fromisoformat(task["createdAt"]) for task in listed]
+            assert times == sorted(times, reverse=True)
+            async with http.get("/api/v1/tasks?limit=25&agent_type=support", headers=h) as resp:
+                support = [task["taskId"] for task in await resp.json()]
+        assert sorted(newest) == sorted(ids)
+        assert sorted(support) == sorted(ids[i] for i in (20, 15, 10, 5, 0))
         async with browser_page(viewport={"width": 1280, "height": 800}, bypass_csp=True) as (
             page,
             errors,
@@ -197,7 +218,7 @@ async def test_history_loads_on_open_and_pages_filters_and_searches(tmp_path: Pa
             assert await page.inner_text("#tasks-page") == "Page 2"
             assert await page.is_disabled("#tasks-older") and await page.is_enabled("#tasks-newer")
             await page.select_option("#filter-agent", "support")  # back to the first page
-            assert await _rows(page, 5) == [ids[i] for i in (20, 15, 10, 5, 0)]
+            await _rows_become(page, support)  # page 2 showed five rows too: wait for these
             await page.fill("#filter-q", "find-me")  # support has none: an empty state
             await page.wait_for_function(
                 "document.querySelector('#tasks-empty').textContent.includes('No tasks match')"
