@@ -21,6 +21,7 @@ def test_an_event_becomes_its_channels_message_without_a_forged_position() -> No
     )
     assert channel == "tasks"
     assert isinstance(message, TaskUpdate) and message.task_id == "t-1"
+    assert (message.seq, message.epoch) == (None, None)  # the broker stamps its own
     agents = parse_event({"channel": "agents",
                           "message": {"type": "agent_status_update", "agent_id": "a", "status": "idle"}})  # fmt: skip
     assert isinstance(agents[1], AgentStatusUpdate)
