@@ -168,9 +168,7 @@ class RedisBroker:
         them and every reader gets them in one read, so a batch leaves each socket in one
         write. Then waits (up to 5 s) until this instance has read them back."""
         if self._outbox or not self._healthy:
-            for doc in docs:
-                self._enqueue(channel, doc)
-            return [(None, 0)] * len(docs)
+            return self._enqueue(channel, docs)
         try:
             if len(docs) == 1:
                 seqs = [int(await self._append(channel, docs[0]))]
@@ -181,9 +179,7 @@ class RedisBroker:
                 seqs = [int(seq) for seq in await pipe.execute()]
         except (RedisError, OSError) as exc:
             self._down(exc)
-            for doc in docs:
-                self._enqueue(channel, doc)
-            return [(None, 0)] * len(docs)
+            return self._enqueue(channel, docs)
         loop = asyncio.get_running_loop()
         waiting: dict[int, asyncio.Future[int]] = {}
         for seq in seqs:
@@ -210,11 +206,16 @@ class RedisBroker:
             client=client,
         )
 
-    def _enqueue(self, channel: str, doc: dict[str, Any]) -> None:
-        if len(self._outbox) >= OUTBOX_LIMIT:
-            dropped = self._outbox.popleft()
-            log.error("outbox full: dropped the oldest message on %s", dropped[0])
-        self._outbox.append((channel, doc))
+    def _enqueue(
+        self, channel: str, docs: Sequence[dict[str, Any]]
+    ) -> list[tuple[int | None, int]]:
+        """Hold `docs` in the outbox, unnumbered, until Redis takes them."""
+        for doc in docs:
+            if len(self._outbox) >= OUTBOX_LIMIT:
+                dropped = self._outbox.popleft()
+                log.error("outbox full: dropped the oldest message on %s", dropped[0])
+            self._outbox.append((channel, doc))
+        return [(None, 0)] * len(docs)
 
     async def _flush_outbox(self) -> None:
         """Send what was published during an outage, in publish order."""

@@ -10,7 +10,7 @@ from .jsoncheck import check_json
 from .messages import CHANNEL_MESSAGES, type_name
 from .requests import MAX_BATCH, EventSubmission
 
-__all__ = ["EventRefused", "parse_batch", "parse_entry", "parse_event"]
+__all__ = ["EventRefused", "load_text", "parse_batch", "parse_entry", "parse_event"]
 
 
 class EventRefused(ValueError):
@@ -68,21 +68,31 @@ def parse_event(raw: Any) -> tuple[str, Any]:
     return body.channel, _message_for(body.channel, body.message)
 
 
+def load_text(text: str) -> Any:
+    """A producer's JSON text (a publish socket message, an ingest entry's message),
+    read within the same limits as a request body.
+
+    Raises:
+        EventRefused: not JSON, or beyond the limits.
+    """
+    try:
+        doc = serde.loads_body(text.encode())
+        check_json(doc)
+    except (ValueError, RecursionError) as exc:
+        raise EventRefused("invalid_json", "The message is not JSON within the limits.") from exc
+    return doc
+
+
 def parse_entry(channel: Any, message: Any) -> tuple[str, Any]:
     """(channel, message object) from an ingest stream entry's two fields, the message
-    being JSON text, read within the same limits as a request body.
+    being JSON text.
 
     Raises:
         EventRefused: as `parse_event`, or the message field is missing or not JSON.
     """
     if not isinstance(message, str):
         raise EventRefused("invalid_event", "An entry needs a message field of JSON text.")
-    try:
-        doc = serde.loads_body(message.encode())
-        check_json(doc)
-    except (ValueError, RecursionError) as exc:
-        raise EventRefused("invalid_json", "The message is not JSON within the limits.") from exc
-    return parse_event({"channel": channel, "message": doc})
+    return parse_event({"channel": channel, "message": load_text(message)})
 
 
 def parse_batch(raw: Any) -> list[tuple[str, Any]]:

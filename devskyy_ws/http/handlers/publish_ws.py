@@ -22,8 +22,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from ...contract import serde
-from ...contract.events import EventRefused, parse_batch, parse_event
-from ...contract.jsoncheck import check_json
+from ...contract.events import EventRefused, load_text, parse_batch, parse_event
 from ...keys import HUB_KEY, JWT_KEY, SETTINGS_KEY
 from ..auth import PUBLISH, Claims, public, verified_claims
 from ..errors import ApiError
@@ -50,10 +49,9 @@ def _nack(ident: Any, code: str, message: str) -> dict[str, Any]:
 
 async def _answer(request: web.Request, claims: Claims, text: str) -> dict[str, Any]:
     try:
-        doc = serde.loads_body(text.encode())
-        check_json(doc)
-    except (ValueError, RecursionError):
-        return _nack(None, "invalid_json", "The message is not JSON within the limits.")
+        doc = load_text(text)
+    except EventRefused as exc:
+        return _nack(None, exc.code, exc.message)
     if not isinstance(doc, dict):
         return _nack(None, "invalid_event", "A message must be a JSON object.")
     ident = _id(doc)
