@@ -16,14 +16,18 @@ async def open_raw(
     *,
     rcvbuf: int | None = None,
     headers: dict[str, str] | None = None,
+    limit: int = 2**20,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
-    """Handshake and return the streams; the caller decides whether it ever reads."""
+    """Handshake and return the streams; the caller decides whether it ever reads.
+
+    The stream takes up to 2 x `limit` from the socket ahead of the caller's reads: a small
+    `limit` makes a slow caller slow on the wire too."""
     sock = socket.socket()
     if rcvbuf is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.setblocking(False)
     await asyncio.get_running_loop().sock_connect(sock, (host, port))
-    reader, writer = await asyncio.open_connection(sock=sock, limit=2**20)
+    reader, writer = await asyncio.open_connection(sock=sock, limit=limit)
     key = base64.b64encode(os.urandom(16)).decode()
     extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     writer.write(

@@ -26,7 +26,7 @@ from ...contract.events import EventRefused, load_text, parse_batch, parse_event
 from ...keys import HUB_KEY, JWT_KEY, SETTINGS_KEY
 from ..auth import PUBLISH, Claims, public, verified_claims
 from ..errors import ApiError
-from ..masking import MaskedSocketResponse
+from ..liveness import PatientSocketResponse
 from .events import charge
 
 __all__ = ["publish_socket"]
@@ -73,7 +73,7 @@ async def _answer(request: web.Request, claims: Claims, text: str) -> dict[str, 
 @public  # the token is checked here, after the upgrade, so a refusal is a close code
 async def publish_socket(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS_KEY]
-    ws = MaskedSocketResponse(
+    ws = PatientSocketResponse(
         heartbeat=settings.effective_heartbeat, max_msg_size=settings.max_body_bytes + 1
     )
     await ws.prepare(request)

@@ -43,7 +43,7 @@ from ...contract.messages import (
 from ...keys import HANDSHAKE_KEY, HUB_KEY, JWT_KEY, ORIGINS_KEY, SETTINGS_KEY
 from ..auth import AuthError, public
 from ..errors import ApiError
-from ..masking import MaskedSocketResponse
+from ..liveness import PatientSocketResponse
 from ..proxy import client_address
 from ..ratelimit import Allowance
 
@@ -261,7 +261,7 @@ async def channel_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB_KEY]
     settings = request.app[SETTINGS_KEY]
     address = _admit(request, hub)
-    ws = MaskedSocketResponse(
+    ws = PatientSocketResponse(
         heartbeat=settings.effective_heartbeat,
         max_msg_size=settings.max_message_bytes + 1,  # aiohttp refuses a size equal to it
         compress=settings.ws_compression,
