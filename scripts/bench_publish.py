@@ -5,10 +5,10 @@
                                     [--paths post,ws,ingest,node] [--seconds 3] [--rounds 3]
 
 Servers (each its own process, taking turns round after round):
-  devskyy - the real server (`python -m devskyy_ws`: limits off for the load, a send
-            buffer large enough that the bench's subscribers are never cut as slow, and
-            no protocol pings: readers seconds behind by design would miss the pong
-            deadline and be closed as dead, which cut every reader of a run at N = 1,000)
+  devskyy - the real server (`python -m devskyy_ws`: limits off for the load, and a send
+            buffer large enough that the bench's subscribers are never cut as slow;
+            pings and keepalives at their defaults: readers seconds behind by design
+            answer pings late, and are kept because they are still taking data)
   bare    - aiohttp: read the body (or socket message), parse it, check the channel, stamp
             a seq, encode once, build one frame and write it to every subscriber's
             transport (a batch's frames in one write per socket); answers 202 / an ack
@@ -303,7 +303,7 @@ def start(kind: str, port: int, data: Path, prefix: str = "") -> subprocess.Pope
         command = [sys.executable, "-m", "devskyy_ws", "--port", str(port), "--data-dir",
                    str(own), "--rate-limit", "0", "--publish-rate", "0", "--handshake-rate",
                    "0", "--send-buffer", str(64 * 1024 * 1024), "--log-level", "WARNING",
-                   "--metrics-interval", "3600", "--heartbeat", "3600", "--keepalive", "3600"]  # fmt: skip
+                   "--metrics-interval", "3600"]  # fmt: skip
         if kind == "devskyy-ingest":
             command += ["--broker", f"{REDIS}?prefix={prefix}-devskyy"]
     server = subprocess.Popen(
