@@ -399,7 +399,10 @@ def measure(turns: dict[str, tuple[int, Any]], seconds: float, rounds: int, n: i
     """Every kind's turn, round after round: a warm-up, then a measured run from its
     start until every subscriber has read all of it. Deliveries are what the
     subscribers counted; `lost` what they should have and did not (a server may cut
-    a reader that falls too far behind). Medians per kind; CPU ratios by round."""
+    a reader that falls too far behind). Readers idle for a moment before they have
+    counted every accepted event are waited for (up to 30 s more): without that, one
+    server's tail was counted in the next server's turn. Medians per kind; CPU ratios by
+    round."""
     readers = [holder.pid for holder in holders]
     runs: dict[str, list[tuple[float, float, float, int]]] = {kind: [] for kind in turns}
     for _ in range(rounds):
@@ -410,8 +413,12 @@ def measure(turns: dict[str, tuple[int, Any]], seconds: float, rounds: int, n: i
             cpu0, started = cpu_seconds(pid), time.monotonic()
             events = turn(seconds)
             ended = settle(readers)
-            cpu = cpu_seconds(pid) - cpu0
             got = received(holders) - before
+            patience = time.monotonic() + 30.0
+            while got < events * n and time.monotonic() < patience:  # a lull, not the end
+                ended = settle(readers)
+                got = received(holders) - before
+            cpu = cpu_seconds(pid) - cpu0
             elapsed = ended - started
             runs[kind].append((events / elapsed, got / elapsed, cpu / max(got, 1),
                                events * n - got))  # fmt: skip
