@@ -8,7 +8,6 @@ import asyncio
 import base64
 import json
 import os
-import struct
 import zlib
 from typing import Any
 
@@ -20,7 +19,7 @@ from devskyy_ws.channels.hub import Hub
 from devskyy_ws.contract.messages import TaskUpdate
 
 from .conftest import ClientFactory
-from .wsraw import open_raw
+from .wsraw import open_raw, read_frame
 
 KEYS = ("a", "b", "c")
 
@@ -32,16 +31,10 @@ async def _frames(reader: asyncio.StreamReader) -> list[tuple[int, bytes]]:
     inflate = zlib.decompressobj(-zlib.MAX_WBITS)
     while True:
         try:
-            head = await asyncio.wait_for(reader.readexactly(2), 1.0)
+            opcode, compressed, payload = await asyncio.wait_for(read_frame(reader), 1.0)
         except (TimeoutError, asyncio.IncompleteReadError):
             return frames
-        opcode, length = head[0] & 0x0F, head[1] & 0x7F
-        if length == 126:
-            length = struct.unpack("!H", await reader.readexactly(2))[0]
-        elif length == 127:
-            length = struct.unpack("!Q", await reader.readexactly(8))[0]
-        payload = await reader.readexactly(length)
-        if head[0] & 0x40:  # RSV1: a compressed message
+        if compressed:
             payload = inflate.decompress(payload + b"\x00\x00\xff\xff")
         frames.append((opcode, payload))
         if opcode == 0x8:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import struct
 import sys
 from typing import Any
 
@@ -18,7 +17,7 @@ from devskyy_ws.contract.messages import TaskUpdate
 from devskyy_ws.http.liveness import peer_bytes_acked
 
 from .conftest import ClientFactory
-from .wsraw import client_frame, open_raw
+from .wsraw import client_frame, open_raw, read_frame
 
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="TCP_INFO's bytes_acked is Linux's"
@@ -29,13 +28,8 @@ BACKLOG = 1500  # ~1.5 MB of ~1 KB updates: seconds for the slow reader below
 
 
 async def _frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readexactly(2)
-    opcode, length = head[0] & 0x0F, head[1] & 0x7F
-    if length == 126:
-        length = struct.unpack("!H", await reader.readexactly(2))[0]
-    elif length == 127:
-        length = struct.unpack("!Q", await reader.readexactly(8))[0]
-    return opcode, await reader.readexactly(length)
+    opcode, _, payload = await read_frame(reader)
+    return opcode, payload
 
 
 async def _socket(make_client: ClientFactory) -> tuple[Hub, Any, Any]:

@@ -55,3 +55,15 @@ def client_frame(payload: bytes, opcode: int = 0x1, fin: bool = True) -> bytes:
         header = struct.pack("!BBQ", first, 0x80 | 127, length)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     return header + mask + masked
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """One server frame (servers do not mask): its opcode, whether RSV1 marks it
+    compressed, and its payload."""
+    head = await reader.readexactly(2)
+    length = head[1] & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", await reader.readexactly(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", await reader.readexactly(8))[0]
+    return head[0] & 0x0F, bool(head[0] & 0x40), await reader.readexactly(length)

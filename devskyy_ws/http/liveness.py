@@ -20,17 +20,17 @@ from .masking import MaskedSocketResponse
 
 __all__ = ["PatientSocketResponse", "peer_bytes_acked"]
 
+_TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)  # Linux's
 _BYTES_ACKED = slice(120, 128)  # struct tcp_info: __u64 tcpi_bytes_acked (Linux >= 4.1)
 
 
 def peer_bytes_acked(transport: Any) -> int | None:
     """Bytes of ours the peer has acknowledged so far, or None where the kernel won't say."""
-    option = getattr(socket, "TCP_INFO", None)
     sock = transport.get_extra_info("socket") if transport is not None else None
-    if option is None or sock is None:
+    if _TCP_INFO is None or sock is None:
         return None
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, option, 256)
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 256)
     except (OSError, AttributeError):  # not TCP (a Unix socket), or a closed one
         return None
     if len(info) < _BYTES_ACKED.stop:
